@@ -1,0 +1,111 @@
+/* evl-loop-private.h: the loop's internals shared with its backends
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "evl-handle-private.h"
+
+G_BEGIN_DECLS
+
+/* Events passed between the base loop and its backends. READ and WRITE are
+ * the public EvlEventFlags; ERROR and HUP are only reported, never asked for.
+ * Backends report an fd that failed or hung up with ERROR/HUP set *and* with
+ * the READ/WRITE bits of its interest set, so that callbacks run and see the
+ * error themselves (as Python's selectors do). */
+enum {
+  EVL_IO_READ  = EVL_EVENT_READ,
+  EVL_IO_WRITE = EVL_EVENT_WRITE,
+  EVL_IO_ERROR = 1 << 2,
+  EVL_IO_HUP   = 1 << 3,
+};
+
+/* The I/O backend of a loop kind: an internal table, one per kind (the
+ * selector loop, the io_uring proactor, later IOCP). The base loop owns the
+ * fd table, the ready queue, the timers and the run logic; a backend only
+ * watches fds and waits. All functions run on the loop's thread. */
+typedef struct _EvlLoopBackend
+{
+  const char *name;
+
+  /* Change what is watched on @fd from @old_events to @new_events (each a
+   * mask of EVL_IO_READ|EVL_IO_WRITE; 0 means "not watched"). The fd may
+   * have been closed and its number reused since the last call: a backend
+   * must then register it afresh (epoll: MOD fails with ENOENT -> ADD). When
+   * @new_events is 0 the fd may already be closed; that is not an error. */
+  gboolean (*io_update)   (EvlLoop  *loop,
+                           int       fd,
+                           guint     old_events,
+                           guint     new_events,
+                           GError  **error);
+
+  /* Wait for I/O for at most @timeout_ns nanoseconds (-1: no limit, 0: do
+   * not block) and report each ready fd once with evl_loop_io_ready().
+   * EINTR returns early without error. */
+  void     (*io_poll)     (EvlLoop  *loop,
+                           gint64    timeout_ns);
+
+  /* An fd that is readable whenever io_poll() would find something (epoll
+   * fd, the ring's eventfd), for the GSource bridge; -1 when the backend has
+   * none (poll, select): the bridge then adds every watched fd to GLib. */
+  int      (*get_poll_fd) (EvlLoop  *loop);
+
+  /* Release the backend's resources; called once, from close or finalize. */
+  void     (*close)       (EvlLoop  *loop);
+} EvlLoopBackend;
+
+/* Subclasses call this from class_init. */
+void      evl_loop_class_set_backend (EvlLoopClass          *klass,
+                                      const EvlLoopBackend  *backend);
+
+/* Subclasses call this once their backend is ready to accept io_update()
+ * (end of constructed/init); it creates the wakeup eventfd and registers it. */
+gboolean  evl_loop_backend_ready     (EvlLoop               *loop,
+                                      GError               **error);
+
+/* Called by a backend's io_poll() for every ready fd. */
+void      evl_loop_io_ready          (EvlLoop               *loop,
+                                      int                    fd,
+                                      guint                  events);
+
+/* Nanoseconds on the loop's monotonic clock. */
+gint64    evl_loop_time_ns           (EvlLoop               *loop);
+
+/* Wake the loop from any thread (coalesced). Async-signal-safe. */
+void      evl_loop_wakeup            (EvlLoop               *loop);
+
+/* Schedule an internal callback (used by futures, bridges, backends). The
+ * handle is owned by the loop. Returns FALSE (and runs @notify) if the
+ * loop is closed. */
+gboolean  evl_loop_call_soon_internal (EvlLoop              *loop,
+                                       EvlCallback           callback,
+                                       gpointer              user_data,
+                                       GDestroyNotify        notify);
+
+/* The thread that runs the loop now, or NULL. */
+GThread  *evl_loop_get_running_thread (EvlLoop              *loop);
+
+/* Run exactly one iteration with a poll timeout of 0; used by the GSource
+ * bridge's dispatch. */
+void      evl_loop_run_once_nonblocking (EvlLoop            *loop);
+
+/* For the GSource bridge: the next timer deadline in ns on the loop clock
+ * (-1 when none) and whether callbacks are ready (poll must not block). */
+gint64    evl_loop_get_next_deadline (EvlLoop               *loop);
+gboolean  evl_loop_has_ready_work    (EvlLoop               *loop);
+
+/* Iterate over the fds the loop watches now (for the GSource bridge on
+ * backends without a poll fd). */
+typedef void (*EvlLoopFdFunc) (int fd, guint events, gpointer user_data);
+void      evl_loop_foreach_fd        (EvlLoop               *loop,
+                                      EvlLoopFdFunc          func,
+                                      gpointer               user_data);
+
+/* Internal translation helper: binds the text domain on first use. */
+const char *evl_gettext              (const char            *msgid) G_GNUC_FORMAT (1);
+#define _(s) evl_gettext (s)
+#define N_(s) (s)
+
+void      evl_init                   (void);
+
+G_END_DECLS

@@ -1,0 +1,15 @@
+/* evl-platform-private.h: small platform queries, one implementation per OS
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Whether the calling thread is the process's main thread (the one that
+ * ran main()), as Python's threading.main_thread(). */
+gboolean  evl_is_main_thread (void);
+
+G_END_DECLS

@@ -1,0 +1,275 @@
+/* evl-poll-selector.c: the poll selector
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <time.h>
+
+#include "evl-selector-private.h"
+#include "evl-loop-private.h"
+
+/**
+ * EvlPollSelector:
+ *
+ * A selector that uses poll(2), like Python's `selectors.PollSelector`.
+ * It is available on every POSIX system and has no limit on file
+ * descriptor numbers; each wait costs time proportional to the number of
+ * registered file descriptors.
+ */
+
+struct _EvlPollSelector
+{
+  EvlSelector    parent_instance;
+
+  struct pollfd *pfds;       /* the watched fds, in no particular order */
+  guint          n_pfds;
+  guint          pfds_alloc;
+  int           *index;      /* fd -> position in pfds, -1 if not watched */
+  guint          index_len;
+  guint          start;      /* where the next scan of the results begins */
+};
+
+G_DEFINE_FINAL_TYPE (EvlPollSelector, evl_poll_selector, EVL_TYPE_SELECTOR)
+
+static short
+to_poll_events (EvlEventFlags events)
+{
+  short ev = 0;
+
+  if (events & EVL_EVENT_READ)
+    ev |= POLLIN;
+  if (events & EVL_EVENT_WRITE)
+    ev |= POLLOUT;
+  return ev;
+}
+
+static EvlEventFlags
+from_poll_events (short events)
+{
+  EvlEventFlags ev = 0;
+
+  if (events & POLLIN)
+    ev |= EVL_EVENT_READ;
+  if (events & POLLOUT)
+    ev |= EVL_EVENT_WRITE;
+  return ev;
+}
+
+static gboolean
+evl_poll_selector_register_fd (EvlSelector    *selector,
+                               int             fd,
+                               EvlEventFlags   events,
+                               GError        **error)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+
+  if ((guint) fd >= self->index_len)
+    {
+      guint len = MAX (self->index_len, 64);
+
+      while (len <= (guint) fd)
+        len = len < G_MAXUINT / 2 ? len * 2 : (guint) fd + 1;
+      self->index = g_renew (int, self->index, len);
+      for (guint i = self->index_len; i < len; i++)
+        self->index[i] = -1;
+      self->index_len = len;
+    }
+
+  if (self->n_pfds == self->pfds_alloc)
+    {
+      self->pfds_alloc = MAX (self->pfds_alloc * 2, 16);
+      self->pfds = g_renew (struct pollfd, self->pfds, self->pfds_alloc);
+    }
+
+  self->pfds[self->n_pfds].fd = fd;
+  self->pfds[self->n_pfds].events = to_poll_events (events);
+  self->pfds[self->n_pfds].revents = 0;
+  self->index[fd] = (int) self->n_pfds;
+  self->n_pfds++;
+
+  return TRUE;
+}
+
+static gboolean
+evl_poll_selector_modify_fd (EvlSelector    *selector,
+                             int             fd,
+                             EvlEventFlags   old_events,
+                             EvlEventFlags   events,
+                             GError        **error)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+
+  g_return_val_if_fail ((guint) fd < self->index_len, FALSE);
+  g_return_val_if_fail (self->index[fd] >= 0, FALSE);
+
+  self->pfds[self->index[fd]].events = to_poll_events (events);
+  return TRUE;
+}
+
+static void
+evl_poll_selector_unregister_fd (EvlSelector   *selector,
+                                 int            fd,
+                                 EvlEventFlags  old_events)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  guint pos;
+  guint last;
+
+  g_return_if_fail ((guint) fd < self->index_len);
+  g_return_if_fail (self->index[fd] >= 0);
+
+  /* Swap-remove: move the last entry into the hole. */
+  pos = (guint) self->index[fd];
+  last = self->n_pfds - 1;
+  if (pos != last)
+    {
+      self->pfds[pos] = self->pfds[last];
+      self->index[self->pfds[pos].fd] = (int) pos;
+    }
+  self->index[fd] = -1;
+  self->n_pfds--;
+}
+
+static int
+poll_ns (EvlPollSelector *self,
+         gint64           timeout_ns)
+{
+#ifdef HAVE_PPOLL
+  struct timespec ts;
+
+  if (timeout_ns >= 0)
+    {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+    }
+  return ppoll (self->pfds, self->n_pfds, timeout_ns >= 0 ? &ts : NULL, NULL);
+#else
+  int timeout_ms;
+
+  /* Millisecond resolution: round up, never wake before the timeout. */
+  if (timeout_ns < 0)
+    timeout_ms = -1;
+  else if (timeout_ns >= (gint64) INT_MAX * 1000000)
+    timeout_ms = INT_MAX;
+  else
+    timeout_ms = (int) ((timeout_ns + 999999) / 1000000);
+  return poll (self->pfds, self->n_pfds, timeout_ms);
+#endif
+}
+
+static int
+evl_poll_selector_select (EvlSelector       *selector,
+                          gint64             timeout_ns,
+                          EvlSelectorEvent  *events,
+                          guint              n_events,
+                          GError           **error)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  guint n_ready;
+  guint n = 0;
+  guint i;
+  int r;
+
+  r = poll_ns (self, timeout_ns);
+  if (r < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == EINTR)
+        return 0;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Could not wait for file descriptors with poll: %s"),
+                   g_strerror (errsv));
+      return -1;
+    }
+  if (r == 0 || self->n_pfds == 0)
+    return 0;
+
+  /* Begin where the last truncated scan stopped, so that a small @events
+   * array does not starve the fds at the end of the table. */
+  n_ready = (guint) r;
+  i = self->start < self->n_pfds ? self->start : 0;
+  for (guint k = 0; k < self->n_pfds && n_ready > 0; k++)
+    {
+      const struct pollfd *pfd = &self->pfds[i];
+      guint ready;
+
+      i = i + 1 < self->n_pfds ? i + 1 : 0;
+      if (pfd->revents == 0)
+        continue;
+      n_ready--;
+
+      ready = from_poll_events (pfd->revents);
+      if (pfd->revents & (POLLERR | POLLHUP | POLLNVAL))
+        {
+          /* Let the callbacks of every interest see the failure. */
+          ready |= from_poll_events (pfd->events);
+          if (pfd->revents & (POLLERR | POLLNVAL))
+            ready |= EVL_IO_ERROR;
+          if (pfd->revents & POLLHUP)
+            ready |= EVL_IO_HUP;
+        }
+      if (ready == 0)
+        continue;
+
+      events[n].fd = pfd->fd;
+      events[n].events = ready;
+      events[n].data = NULL;
+      if (++n == n_events)
+        break;
+    }
+  self->start = i;
+
+  return (int) n;
+}
+
+static void
+evl_poll_selector_finalize (GObject *object)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (object);
+
+  g_clear_pointer (&self->pfds, g_free);
+  g_clear_pointer (&self->index, g_free);
+  self->n_pfds = self->pfds_alloc = self->index_len = 0;
+
+  G_OBJECT_CLASS (evl_poll_selector_parent_class)->finalize (object);
+}
+
+static void
+evl_poll_selector_class_init (EvlPollSelectorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  EvlSelectorClass *selector_class = EVL_SELECTOR_CLASS (klass);
+
+  object_class->finalize = evl_poll_selector_finalize;
+
+  selector_class->register_fd = evl_poll_selector_register_fd;
+  selector_class->modify_fd = evl_poll_selector_modify_fd;
+  selector_class->unregister_fd = evl_poll_selector_unregister_fd;
+  selector_class->select = evl_poll_selector_select;
+  /* get_fd: none, the base class returns -1 */
+
+  evl_selector_class_set_name (selector_class, "poll");
+}
+
+static void
+evl_poll_selector_init (EvlPollSelector *self)
+{
+}
+
+/**
+ * evl_poll_selector_new:
+ *
+ * Creates a new poll selector.
+ *
+ * Returns: (transfer full): a new selector
+ */
+EvlSelector *
+evl_poll_selector_new (void)
+{
+  return g_object_new (EVL_TYPE_POLL_SELECTOR, NULL);
+}

@@ -1,0 +1,283 @@
+/* evl-loop-source.c: evloop inside GLib — the loop as one GSource
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "evl-loop-impl-private.h"
+
+/* The loop as a GSource (PyGObject's gi/events.py and libdex's io_uring
+ * source show the shape): prepare() reports ready callbacks or the next
+ * timer deadline, check() looks at one fd, dispatch() runs one bounded,
+ * non-blocking iteration of the loop.
+ *
+ * With a backend that has a poll fd (epoll, the io_uring ring) GLib polls
+ * that single fd however many fds the loop watches. Without one (poll,
+ * select) the source mirrors every watched fd into GLib with
+ * g_source_add_unix_fd(). The source may recurse, so the loop keeps
+ * running inside a nested GLib main loop (a modal dialog); and
+ * g_source_set_can_recurse() also spares GLib re-adding our fds around
+ * each dispatch. */
+
+typedef struct
+{
+  GSource     source;
+  EvlLoop    *loop;       /* strong reference */
+  gpointer    poll_tag;   /* the backend's poll fd, when it has one */
+  GHashTable *fd_tags;    /* fd -> tag, fallback mode only */
+} EvlLoopSource;
+
+static gboolean
+source_inert (EvlLoopSource *ls)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (ls->loop);
+
+  if (priv->closed)
+    return TRUE;
+  /* Running in another thread: not ours to dispatch. */
+  if (priv->thread != NULL && priv->thread != g_thread_self ())
+    return TRUE;
+  return priv->driver != NULL &&
+         evl_context_driver_is_iterating (priv->driver, g_source_get_context (&ls->source));
+}
+
+static gboolean
+evl_loop_source_prepare (GSource *source,
+                         gint    *timeout)
+{
+  EvlLoopSource *ls = (EvlLoopSource *) source;
+  gint64 deadline, now;
+
+  *timeout = -1;
+  if (source_inert (ls))
+    return FALSE;
+  if (evl_loop_has_ready_work (ls->loop))
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+  deadline = evl_loop_get_next_deadline (ls->loop);
+  if (deadline < 0)
+    return FALSE;
+  now = evl_loop_time_ns (ls->loop);
+  if (deadline <= now)
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+  /* Round up: GLib waits in milliseconds and a timer never runs early. */
+  *timeout = (gint) MIN ((deadline - now + 999999) / 1000000, G_MAXINT);
+  return FALSE;
+}
+
+static gboolean
+evl_loop_source_check (GSource *source)
+{
+  EvlLoopSource *ls = (EvlLoopSource *) source;
+  gint64 deadline;
+
+  if (source_inert (ls))
+    return FALSE;
+  if (evl_loop_has_ready_work (ls->loop))
+    return TRUE;
+  deadline = evl_loop_get_next_deadline (ls->loop);
+  if (deadline >= 0 && deadline <= evl_loop_time_ns (ls->loop))
+    return TRUE;
+  if (ls->poll_tag != NULL)
+    return g_source_query_unix_fd (source, ls->poll_tag) != 0;
+  if (ls->fd_tags != NULL)
+    {
+      GHashTableIter iter;
+      gpointer tag;
+
+      g_hash_table_iter_init (&iter, ls->fd_tags);
+      while (g_hash_table_iter_next (&iter, NULL, &tag))
+        if (g_source_query_unix_fd (source, tag) != 0)
+          return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+evl_loop_source_dispatch (GSource     *source,
+                          GSourceFunc  callback,
+                          gpointer     user_data)
+{
+  EvlLoopSource *ls = (EvlLoopSource *) source;
+  EvlLoop *loop = ls->loop;
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlLoop *previous;
+
+  if (source_inert (ls) || !evl_loop_enter_running (loop, &previous, NULL))
+    return G_SOURCE_CONTINUE;
+
+  g_object_ref (loop);
+  priv->dispatch_depth++;
+  evl_loop_run_once (loop, FALSE);
+  priv->dispatch_depth--;
+  evl_loop_leave_running (loop, previous);
+  g_object_unref (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+evl_loop_source_finalize (GSource *source)
+{
+  EvlLoopSource *ls = (EvlLoopSource *) source;
+  EvlLoopPrivate *priv = evl_loop_get_priv (ls->loop);
+
+  priv->sources = g_slist_remove (priv->sources, source);
+  g_clear_pointer (&ls->fd_tags, g_hash_table_unref);
+  g_clear_object (&ls->loop);
+}
+
+static GSourceFuncs evl_loop_source_funcs = {
+  .prepare = evl_loop_source_prepare,
+  .check = evl_loop_source_check,
+  .dispatch = evl_loop_source_dispatch,
+  .finalize = evl_loop_source_finalize,
+};
+
+static GIOCondition
+evl_to_condition (guint events)
+{
+  GIOCondition cond = 0;
+
+  if (events & EVL_IO_READ)
+    cond |= G_IO_IN;
+  if (events & EVL_IO_WRITE)
+    cond |= G_IO_OUT;
+  return cond;
+}
+
+void
+evl_loop_source_fd_changed (GSource    *source,
+                            int         fd,
+                            EvlFdEntry *entry,
+                            guint       events)
+{
+  EvlLoopSource *ls = (EvlLoopSource *) source;
+  gpointer tag;
+
+  if (ls->fd_tags == NULL || g_source_is_destroyed (source))
+    return;
+  tag = g_hash_table_lookup (ls->fd_tags, GINT_TO_POINTER (fd));
+  if (events == 0)
+    {
+      if (tag != NULL)
+        {
+          g_source_remove_unix_fd (source, tag);
+          g_hash_table_remove (ls->fd_tags, GINT_TO_POINTER (fd));
+        }
+    }
+  else if (tag != NULL)
+    g_source_modify_unix_fd (source, tag, evl_to_condition (events));
+  else
+    g_hash_table_insert (ls->fd_tags, GINT_TO_POINTER (fd),
+                         g_source_add_unix_fd (source, fd, evl_to_condition (events)));
+}
+
+static void
+mirror_fd (int      fd,
+           guint    events,
+           gpointer user_data)
+{
+  evl_loop_source_fd_changed (user_data, fd, NULL, events);
+}
+
+void
+evl_loop_source_detach_all (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  while (priv->sources != NULL)
+    {
+      GSource *source = priv->sources->data;
+
+      priv->sources = g_slist_remove (priv->sources, source);
+      if (((EvlLoopSource *) source)->fd_tags != NULL)
+        g_hash_table_remove_all (((EvlLoopSource *) source)->fd_tags);
+      g_source_destroy (source);
+    }
+}
+
+/**
+ * evl_loop_create_source:
+ * @loop: a loop
+ *
+ * Creates a GSource that runs @loop inside a GLib main loop (evloop inside
+ * GLib): whoever iterates the context the source is attached to
+ * (g_main_loop_run(), g_application_run(), gtk_main()...) dispatches the
+ * loop's ready callbacks, timers, fd and signal events. With an epoll
+ * selector or the io_uring proactor the source adds one fd to GLib,
+ * however many fds the loop watches.
+ *
+ * The source holds a reference on the loop; destroy the source (or close
+ * the loop, which destroys it) to let the loop go. Its priority is
+ * %G_PRIORITY_DEFAULT; change it with g_source_set_priority().
+ *
+ * Returns: (transfer full): a new, unattached GSource
+ */
+GSource *
+evl_loop_create_source (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv;
+  EvlLoopSource *ls;
+  GSource *source;
+  int poll_fd;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+
+  priv = evl_loop_get_priv (loop);
+  if (priv->closed)
+    {
+      g_critical ("%s: the event loop is closed", G_STRFUNC);
+      return NULL;
+    }
+
+  source = g_source_new (&evl_loop_source_funcs, sizeof (EvlLoopSource));
+  ls = (EvlLoopSource *) source;
+  ls->loop = g_object_ref (loop);
+  g_source_set_static_name (source, "EvlLoop");
+  g_source_set_can_recurse (source, TRUE);
+
+  poll_fd = priv->backend->get_poll_fd (loop);
+  if (poll_fd >= 0)
+    ls->poll_tag = g_source_add_unix_fd (source, poll_fd, G_IO_IN);
+  else
+    {
+      ls->fd_tags = g_hash_table_new (NULL, NULL);
+      evl_loop_foreach_fd (loop, mirror_fd, source);
+    }
+  priv->sources = g_slist_prepend (priv->sources, source);
+  return source;
+}
+
+/**
+ * evl_loop_attach:
+ * @loop: a loop
+ * @context: (nullable): a GMainContext, or %NULL for the global default one
+ *
+ * Attaches a source from [method@Evl.Loop.create_source] to @context, so
+ * that the GLib main loop iterating @context also runs @loop. Remove it
+ * with g_source_remove() on the returned id (for the default context) or
+ * by closing the loop.
+ *
+ * Returns: the source id, or 0 if the loop is closed
+ */
+guint
+evl_loop_attach (EvlLoop      *loop,
+                 GMainContext *context)
+{
+  GSource *source;
+  guint id;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), 0);
+
+  source = evl_loop_create_source (loop);
+  if (source == NULL)
+    return 0;
+  id = g_source_attach (source, context);
+  g_source_unref (source);
+  return id;
+}

@@ -1,0 +1,1741 @@
+/* evl-loop.c: the abstract event loop
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evl-loop-impl-private.h"
+#include "evl-wakeup-private.h"
+
+/**
+ * EvlLoop:
+ *
+ * The event loop: asyncio's abstract loop as a GObject.
+ *
+ * A loop runs callbacks scheduled with [method@Evl.Loop.call_soon], timers
+ * from [method@Evl.Loop.call_later] and [method@Evl.Loop.call_at], callbacks
+ * for file descriptors ([method@Evl.Loop.add_reader],
+ * [method@Evl.Loop.add_writer]) and POSIX signals, and completes
+ * [class@Evl.Future]s. It runs either by itself
+ * ([method@Evl.Loop.run_forever], [method@Evl.Loop.run_until_complete]) or
+ * inside a GLib main loop ([method@Evl.Loop.attach]); while it runs by
+ * itself it can drive a `GMainContext` (the [property@Evl.Loop:context]
+ * property) so that GTK and GIO stay alive.
+ *
+ * `EvlLoop` is abstract: create a [class@Evl.SelectorLoop] or a
+ * [class@Evl.ProactorLoop], or ask the policy with [func@Evl.get_event_loop]
+ * or [func@Evl.new_event_loop].
+ *
+ * Loops are not thread-safe, except for
+ * [method@Evl.Loop.call_soon_threadsafe] and [method@Evl.Loop.stop]
+ * ... which may be called from any thread.
+ */
+
+enum {
+  PROP_0,
+  PROP_CONTEXT,
+  PROP_DEBUG,
+  PROP_SLOW_CALLBACK_DURATION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (EvlLoop, evl_loop, G_TYPE_OBJECT)
+
+static _Thread_local EvlLoop *running_loop;
+
+G_DEFINE_QUARK (evl-loop-error-quark, evl_loop_error)
+
+EvlLoopPrivate *
+evl_loop_get_priv (EvlLoop *loop)
+{
+  return evl_loop_get_instance_private (loop);
+}
+
+void
+evl_loop_class_set_backend (EvlLoopClass         *klass,
+                            const EvlLoopBackend *backend)
+{
+  klass->_evl_reserved[0] = (gpointer) backend;
+}
+
+/* ---------------------------------------------------------------------- */
+/* clock */
+
+gint64
+evl_loop_time_ns (EvlLoop *loop)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/**
+ * evl_loop_time:
+ * @loop: a loop
+ *
+ * The loop's clock: monotonic seconds (not related to wall-clock time),
+ * with nanosecond resolution. Deadlines of [method@Evl.Loop.call_at] use it.
+ * Works on a closed loop.
+ *
+ * Returns: the current time of the loop's clock, in seconds
+ */
+double
+evl_loop_time (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), 0.0);
+
+  return (double) evl_loop_time_ns (loop) / 1e9;
+}
+
+/* ---------------------------------------------------------------------- */
+/* ready queue */
+
+static void
+ready_push (EvlLoopPrivate *priv,
+            EvlHandle      *handle)
+{
+  guint tail;
+
+  if (priv->ready_len == priv->ready_cap)
+    {
+      guint new_cap = MAX (256, priv->ready_cap * 2);
+      EvlReadyItem *items = g_new (EvlReadyItem, new_cap);
+      guint i;
+
+      for (i = 0; i < priv->ready_len; i++)
+        items[i] = priv->ready[(priv->ready_head + i) % priv->ready_cap];
+      g_free (priv->ready);
+      priv->ready = items;
+      priv->ready_head = 0;
+      priv->ready_cap = new_cap;
+    }
+  tail = priv->ready_head + priv->ready_len;
+  if (tail >= priv->ready_cap)
+    tail -= priv->ready_cap;
+  priv->ready[tail].handle = handle;
+  priv->ready[tail].seq = priv->seq++;
+  priv->ready_len++;
+}
+
+static EvlHandle *
+ready_pop_until (EvlLoopPrivate *priv,
+                 guint64         limit)
+{
+  EvlReadyItem *item;
+
+  if (priv->ready_len == 0)
+    return NULL;
+  item = &priv->ready[priv->ready_head];
+  if (item->seq > limit)
+    return NULL;
+  priv->ready_head++;
+  if (priv->ready_head == priv->ready_cap)
+    priv->ready_head = 0;
+  priv->ready_len--;
+  return item->handle;
+}
+
+/* ---------------------------------------------------------------------- */
+/* errors */
+
+static gboolean
+set_closed_error (GError **error)
+{
+  g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                       _("The event loop is closed; create a new loop to run more work"));
+  return FALSE;
+}
+
+static inline void
+check_thread (EvlLoop        *loop,
+              EvlLoopPrivate *priv,
+              const char     *what)
+{
+  if (G_UNLIKELY (priv->debug) && priv->thread != NULL && priv->thread != g_thread_self ())
+    g_critical ("%s: non-thread-safe operation invoked on an event loop other than "
+                "the current one; use evl_loop_call_soon_threadsafe()", what);
+}
+
+/* ---------------------------------------------------------------------- */
+/* scheduling */
+
+static EvlHandle *
+refuse_closed (GDestroyNotify notify,
+               gpointer       user_data,
+               const char    *func)
+{
+  g_critical ("%s: the event loop is closed", func);
+  if (notify != NULL)
+    notify (user_data);
+  return NULL;
+}
+
+/**
+ * evl_loop_call_soon:
+ * @loop: a loop
+ * @callback: (scope notified) (closure user_data) (destroy notify): the callback
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once
+ *
+ * Schedules @callback to run in the next iteration of the loop. Callbacks
+ * run in the order they were scheduled; one scheduled while the loop is
+ * running its ready callbacks waits for the next iteration.
+ *
+ * Returns: (transfer none) (nullable): the handle, owned by the loop until
+ *   the callback has run or was cancelled (take a reference to keep it
+ *   longer); %NULL if the loop is closed (then @notify has run)
+ */
+EvlHandle *
+evl_loop_call_soon (EvlLoop        *loop,
+                    EvlCallback     callback,
+                    gpointer        user_data,
+                    GDestroyNotify  notify)
+{
+  EvlLoopPrivate *priv;
+  EvlHandle *handle;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (callback != NULL, NULL);
+
+  priv = evl_loop_get_priv (loop);
+  if (G_UNLIKELY (priv->closed))
+    return refuse_closed (notify, user_data, G_STRFUNC);
+  check_thread (loop, priv, G_STRFUNC);
+
+  handle = evl_handle_new (loop, callback, user_data, notify, -1, 0);
+  ready_push (priv, handle);
+  return handle;
+}
+
+gboolean
+evl_loop_call_soon_internal (EvlLoop        *loop,
+                             EvlCallback     callback,
+                             gpointer        user_data,
+                             GDestroyNotify  notify)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  if (priv->closed)
+    {
+      if (notify != NULL)
+        notify (user_data);
+      return FALSE;
+    }
+  ready_push (priv, evl_handle_new (loop, callback, user_data, notify, -1, 0));
+  return TRUE;
+}
+
+static gint64
+seconds_to_ns_ceil (double seconds)
+{
+  double ns = ceil (seconds * 1e9);
+
+  if (ns >= (double) G_MAXINT64 / 2)
+    return G_MAXINT64 / 2;
+  if (ns <= (double) G_MININT64 / 2)
+    return G_MININT64 / 2;
+  return (gint64) ns;
+}
+
+static EvlHandle *
+schedule_timer (EvlLoop        *loop,
+                gint64          when,
+                EvlCallback     callback,
+                gpointer        user_data,
+                GDestroyNotify  notify)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlHandle *handle;
+
+  check_thread (loop, priv, "evl_loop_call_at");
+  handle = evl_handle_new (loop, callback, user_data, notify, MAX (when, 0), EVL_HANDLE_TIMER);
+  handle->seq = priv->seq++;
+  evl_timer_heap_push (&priv->timers, handle);
+  return handle;
+}
+
+/**
+ * evl_loop_call_later:
+ * @loop: a loop
+ * @delay: seconds from now; negative means "as soon as possible"
+ * @callback: (scope notified) (closure user_data) (destroy notify): the callback
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once
+ *
+ * Schedules @callback to run after @delay seconds, never earlier. Timers
+ * with the same deadline run in the order they were scheduled. A NaN
+ * @delay is a programming error.
+ *
+ * Returns: (transfer none) (nullable): the handle, owned by the loop until
+ *   the callback has run or was cancelled; %NULL if the loop is closed or
+ *   @delay is NaN (then @notify has run)
+ */
+EvlHandle *
+evl_loop_call_later (EvlLoop        *loop,
+                     double          delay,
+                     EvlCallback     callback,
+                     gpointer        user_data,
+                     GDestroyNotify  notify)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (callback != NULL, NULL);
+
+  if (G_UNLIKELY (isnan (delay)))
+    {
+      g_critical ("%s: the delay is NaN", G_STRFUNC);
+      if (notify != NULL)
+        notify (user_data);
+      return NULL;
+    }
+  if (G_UNLIKELY (evl_loop_get_priv (loop)->closed))
+    return refuse_closed (notify, user_data, G_STRFUNC);
+
+  return schedule_timer (loop, evl_loop_time_ns (loop) + seconds_to_ns_ceil (delay),
+                         callback, user_data, notify);
+}
+
+/**
+ * evl_loop_call_at:
+ * @loop: a loop
+ * @when: the deadline on the loop's clock ([method@Evl.Loop.time])
+ * @callback: (scope notified) (closure user_data) (destroy notify): the callback
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once
+ *
+ * Schedules @callback to run at loop time @when, never earlier. A deadline
+ * in the past means "as soon as possible". A NaN @when is a programming
+ * error.
+ *
+ * Returns: (transfer none) (nullable): the handle, owned by the loop until
+ *   the callback has run or was cancelled; %NULL if the loop is closed or
+ *   @when is NaN (then @notify has run)
+ */
+EvlHandle *
+evl_loop_call_at (EvlLoop        *loop,
+                  double          when,
+                  EvlCallback     callback,
+                  gpointer        user_data,
+                  GDestroyNotify  notify)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (callback != NULL, NULL);
+
+  if (G_UNLIKELY (isnan (when)))
+    {
+      g_critical ("%s: the deadline is NaN", G_STRFUNC);
+      if (notify != NULL)
+        notify (user_data);
+      return NULL;
+    }
+  if (G_UNLIKELY (evl_loop_get_priv (loop)->closed))
+    return refuse_closed (notify, user_data, G_STRFUNC);
+
+  return schedule_timer (loop, seconds_to_ns_ceil (when), callback, user_data, notify);
+}
+
+void
+evl_loop_timer_cancelled (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  g_atomic_int_inc (&priv->timers_cancelled);
+}
+
+/**
+ * evl_loop_call_soon_threadsafe:
+ * @loop: a loop
+ * @callback: (scope notified) (closure user_data) (destroy notify): the callback
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once, on the loop's thread
+ *   (or in this call if the loop is closed)
+ *
+ * Like [method@Evl.Loop.call_soon], but safe to call from any thread: it
+ * wakes the loop if it is waiting. A burst of posts costs one wakeup.
+ *
+ * Returns: (transfer full) (nullable): a new reference to the handle, or
+ *   %NULL if the loop is closed
+ */
+EvlHandle *
+evl_loop_call_soon_threadsafe (EvlLoop        *loop,
+                               EvlCallback     callback,
+                               gpointer        user_data,
+                               GDestroyNotify  notify)
+{
+  EvlLoopPrivate *priv;
+  EvlHandle *handle;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (callback != NULL, NULL);
+
+  priv = evl_loop_get_priv (loop);
+  handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_THREADSAFE);
+  handle->ref_count = 2;
+
+  g_mutex_lock (&priv->ts_lock);
+  if (G_UNLIKELY (priv->ts_closed))
+    {
+      g_mutex_unlock (&priv->ts_lock);
+      handle->ref_count = 1;
+      evl_handle_unref (handle);
+      g_critical ("%s: the event loop is closed", G_STRFUNC);
+      return NULL;
+    }
+  g_ptr_array_add (priv->ts_queue, handle);
+  g_mutex_unlock (&priv->ts_lock);
+
+  evl_loop_wakeup (loop);
+  return handle;
+}
+
+void
+evl_loop_wakeup (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  if (g_atomic_int_compare_and_exchange (&priv->wake_pending, 0, 1) && priv->wake_fd_write >= 0)
+    evl_wakeup_signal (priv->wake_fd_write);
+}
+
+/* ---------------------------------------------------------------------- */
+/* file descriptors */
+
+EvlFdEntry *
+evl_loop_lookup_fd (EvlLoop  *loop,
+                    int       fd,
+                    gboolean  create)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  if ((guint) fd >= priv->fds_cap)
+    {
+      guint new_cap;
+
+      if (!create)
+        return NULL;
+      new_cap = MAX (64, priv->fds_cap);
+      while (new_cap <= (guint) fd)
+        new_cap *= 2;
+      priv->fds = g_renew (EvlFdEntry *, priv->fds, new_cap);
+      memset (priv->fds + priv->fds_cap, 0, (new_cap - priv->fds_cap) * sizeof (EvlFdEntry *));
+      priv->fds_cap = new_cap;
+    }
+  if (priv->fds[fd] == NULL && create)
+    {
+      priv->fds[fd] = g_new0 (EvlFdEntry, 1);
+      priv->n_fds++;
+    }
+  return priv->fds[fd];
+}
+
+static guint
+entry_wanted (EvlLoopPrivate *priv,
+              int             fd,
+              EvlFdEntry     *entry)
+{
+  guint events = entry->ctx_events;
+
+  if (entry->reader != NULL)
+    events |= EVL_IO_READ;
+  if (entry->writer != NULL)
+    events |= EVL_IO_WRITE;
+  if (fd == priv->wake_fd)
+    events |= EVL_IO_READ;
+  return events;
+}
+
+/* Brings the backend (and the GLib sources the loop is attached to) in
+ * line with what the fd's entry wants; frees the entry when nothing does. */
+gboolean
+evl_loop_update_fd (EvlLoop  *loop,
+                    int       fd,
+                    GError  **error)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlFdEntry *entry = evl_loop_lookup_fd (loop, fd, FALSE);
+  guint wanted;
+  GSList *l;
+
+  if (entry == NULL)
+    return TRUE;
+  wanted = entry_wanted (priv, fd, entry);
+  if (wanted != entry->registered)
+    {
+      if (!priv->backend->io_update (loop, fd, entry->registered, wanted, error))
+        return FALSE;
+      entry->registered = wanted;
+      for (l = priv->sources; l != NULL; l = l->next)
+        evl_loop_source_fd_changed (l->data, fd, entry, wanted);
+    }
+  if (wanted == 0 && entry->ctx_refs == 0)
+    {
+      g_free (entry);
+      priv->fds[fd] = NULL;
+      priv->n_fds--;
+    }
+  return TRUE;
+}
+
+void
+evl_loop_foreach_fd (EvlLoop       *loop,
+                     EvlLoopFdFunc  func,
+                     gpointer       user_data)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  guint fd;
+
+  for (fd = 0; fd < priv->fds_cap; fd++)
+    if (priv->fds[fd] != NULL && priv->fds[fd]->registered != 0)
+      func (fd, priv->fds[fd]->registered, user_data);
+}
+
+void
+evl_loop_io_ready (EvlLoop *loop,
+                   int      fd,
+                   guint    events)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlFdEntry *entry;
+
+  if (G_UNLIKELY (fd == priv->wake_fd))
+    {
+      evl_wakeup_drain (priv->wake_fd);
+      return;
+    }
+  if (G_UNLIKELY ((guint) fd >= priv->fds_cap) || (entry = priv->fds[fd]) == NULL)
+    return;
+  if ((events & EVL_IO_READ) && entry->reader != NULL)
+    ready_push (priv, evl_handle_ref (entry->reader));
+  if ((events & EVL_IO_WRITE) && entry->writer != NULL)
+    ready_push (priv, evl_handle_ref (entry->writer));
+  if (entry->ctx_refs != 0)
+    entry->ctx_revents |= events;
+}
+
+static gboolean
+check_fd (int      fd,
+          GError **error)
+{
+  if (fd < 0 || (fcntl (fd, F_GETFD) < 0 && errno == EBADF))
+    {
+      g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+                   _("File descriptor %d is not open; pass an open file descriptor"), fd);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_watch (EvlLoop         *loop,
+           int              fd,
+           gboolean         writer,
+           EvlCallback      callback,
+           gpointer         user_data,
+           GDestroyNotify   notify,
+           GError         **error)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlFdEntry *entry;
+  EvlHandle *old, *handle;
+
+  if (priv->closed)
+    {
+      if (notify != NULL)
+        notify (user_data);
+      return set_closed_error (error);
+    }
+  if (!check_fd (fd, error) || fd == priv->wake_fd)
+    {
+      if (fd == priv->wake_fd && fd >= 0)
+        g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+                     _("File descriptor %d is the loop's own wakeup descriptor; watch another one"), fd);
+      if (notify != NULL)
+        notify (user_data);
+      return FALSE;
+    }
+  check_thread (loop, priv, G_STRFUNC);
+
+  entry = evl_loop_lookup_fd (loop, fd, TRUE);
+  handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_IO);
+  if (writer)
+    {
+      old = entry->writer;
+      entry->writer = handle;
+    }
+  else
+    {
+      old = entry->reader;
+      entry->reader = handle;
+    }
+  /* A replaced watch might be for an old fd with the same number: make the
+   * backend register it afresh. */
+  if (old != NULL)
+    {
+      evl_handle_cancel (old);
+      evl_handle_unref (old);
+    }
+  if (!evl_loop_update_fd (loop, fd, error))
+    {
+      entry = evl_loop_lookup_fd (loop, fd, FALSE);
+      if (writer)
+        entry->writer = NULL;
+      else
+        entry->reader = NULL;
+      evl_handle_cancel (handle);
+      evl_handle_unref (handle);
+      evl_loop_update_fd (loop, fd, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+remove_watch (EvlLoop  *loop,
+              int       fd,
+              gboolean  writer)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlFdEntry *entry;
+  EvlHandle *old;
+
+  if (priv->closed || fd < 0)
+    return FALSE;
+  entry = evl_loop_lookup_fd (loop, fd, FALSE);
+  if (entry == NULL)
+    return FALSE;
+  if (writer)
+    {
+      old = entry->writer;
+      entry->writer = NULL;
+    }
+  else
+    {
+      old = entry->reader;
+      entry->reader = NULL;
+    }
+  if (old == NULL)
+    return FALSE;
+  evl_handle_cancel (old);
+  evl_handle_unref (old);
+  evl_loop_update_fd (loop, fd, NULL);
+  return TRUE;
+}
+
+/**
+ * evl_loop_add_reader:
+ * @loop: a loop
+ * @fd: the file descriptor to watch
+ * @callback: (scope notified) (closure user_data) (destroy notify): runs
+ *   whenever @fd is readable
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once (also when the
+ *   call fails)
+ * @error: return location for a #GError
+ *
+ * Runs @callback each time @fd is readable (or has hung up or failed),
+ * until [method@Evl.Loop.remove_reader]. A second reader on the same fd
+ * replaces the first, whose @notify then runs. Readers and writers on one
+ * fd are independent.
+ *
+ * Returns: %TRUE on success; %FALSE with %EVL_LOOP_ERROR_INVALID if @fd is
+ *   not open, %EVL_LOOP_ERROR_CLOSED if the loop is closed
+ */
+gboolean
+evl_loop_add_reader (EvlLoop         *loop,
+                     int              fd,
+                     EvlCallback      callback,
+                     gpointer         user_data,
+                     GDestroyNotify   notify,
+                     GError         **error)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+  g_return_val_if_fail (callback != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return add_watch (loop, fd, FALSE, callback, user_data, notify, error);
+}
+
+/**
+ * evl_loop_remove_reader:
+ * @loop: a loop
+ * @fd: a file descriptor
+ *
+ * Stops watching @fd for reading. The fd may already be closed.
+ *
+ * Returns: whether a reader was registered
+ */
+gboolean
+evl_loop_remove_reader (EvlLoop *loop,
+                        int      fd)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+
+  return remove_watch (loop, fd, FALSE);
+}
+
+/**
+ * evl_loop_add_writer:
+ * @loop: a loop
+ * @fd: the file descriptor to watch
+ * @callback: (scope notified) (closure user_data) (destroy notify): runs
+ *   whenever @fd is writable
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once (also when the
+ *   call fails)
+ * @error: return location for a #GError
+ *
+ * Like [method@Evl.Loop.add_reader], for writability.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+evl_loop_add_writer (EvlLoop         *loop,
+                     int              fd,
+                     EvlCallback      callback,
+                     gpointer         user_data,
+                     GDestroyNotify   notify,
+                     GError         **error)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+  g_return_val_if_fail (callback != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return add_watch (loop, fd, TRUE, callback, user_data, notify, error);
+}
+
+/**
+ * evl_loop_remove_writer:
+ * @loop: a loop
+ * @fd: a file descriptor
+ *
+ * Stops watching @fd for writing. The fd may already be closed.
+ *
+ * Returns: whether a writer was registered
+ */
+gboolean
+evl_loop_remove_writer (EvlLoop *loop,
+                        int      fd)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+
+  return remove_watch (loop, fd, TRUE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* signals */
+
+static void
+dispatch_signal (int      signum,
+                 gpointer user_data)
+{
+  EvlLoop *loop = user_data;
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlHandle *handle = priv->signal_handlers[signum];
+
+  if (handle != NULL && !evl_handle_cancelled_fast (handle))
+    ready_push (priv, evl_handle_ref (handle));
+}
+
+/**
+ * evl_loop_add_signal_handler:
+ * @loop: a loop
+ * @signum: a POSIX signal number, such as `SIGINT`
+ * @callback: (scope notified) (closure user_data) (destroy notify): runs
+ *   on the loop's thread after the signal arrived
+ * @user_data: data for @callback
+ * @notify: (nullable): frees @user_data; runs exactly once
+ * @error: return location for a #GError
+ *
+ * Runs @callback in the loop whenever @signum is delivered to the process.
+ * Several deliveries before the loop wakes run it once. A second handler
+ * for the same signal replaces the first.
+ *
+ * evloop installs its own `sigaction()` handler, which only sets a flag and
+ * writes to the loop's wakeup descriptor. It chains to the handler that was
+ * installed before it, so a `g_unix_signal_add()` made *earlier* for the
+ * same signal keeps working; one made later replaces evloop's handler (GLib
+ * does not chain), so add GLib's first or use only one of them per signal.
+ *
+ * Returns: %TRUE on success; %FALSE with %EVL_LOOP_ERROR_INVALID for a
+ *   signal number that cannot be caught
+ */
+gboolean
+evl_loop_add_signal_handler (EvlLoop         *loop,
+                             int              signum,
+                             EvlCallback      callback,
+                             gpointer         user_data,
+                             GDestroyNotify   notify,
+                             GError         **error)
+{
+  EvlLoopPrivate *priv;
+  EvlHandle *old;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+  g_return_val_if_fail (callback != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = evl_loop_get_priv (loop);
+  if (priv->closed)
+    {
+      if (notify != NULL)
+        notify (user_data);
+      return set_closed_error (error);
+    }
+  if (!evl_signal_check_signum (signum, error))
+    {
+      if (notify != NULL)
+        notify (user_data);
+      return FALSE;
+    }
+  if (priv->signals == NULL)
+    {
+      priv->signals = evl_signal_target_new (priv->wake_fd_write, &priv->wake_pending);
+      priv->signal_handlers = g_new0 (EvlHandle *, evl_signal_max ());
+    }
+  old = priv->signal_handlers[signum];
+  if (old == NULL && !evl_signal_target_watch (priv->signals, signum, error))
+    {
+      if (notify != NULL)
+        notify (user_data);
+      return FALSE;
+    }
+  priv->signal_handlers[signum] = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_IO);
+  if (old != NULL)
+    {
+      evl_handle_cancel (old);
+      evl_handle_unref (old);
+    }
+  return TRUE;
+}
+
+/**
+ * evl_loop_remove_signal_handler:
+ * @loop: a loop
+ * @signum: a signal number
+ *
+ * Removes the handler of @signum and restores the process's previous
+ * disposition of the signal.
+ *
+ * Returns: whether a handler was registered
+ */
+gboolean
+evl_loop_remove_signal_handler (EvlLoop *loop,
+                                int      signum)
+{
+  EvlLoopPrivate *priv;
+  EvlHandle *old;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+
+  priv = evl_loop_get_priv (loop);
+  if (priv->signals == NULL || signum <= 0 || signum >= evl_signal_max ())
+    return FALSE;
+  old = priv->signal_handlers[signum];
+  if (old == NULL)
+    return FALSE;
+  priv->signal_handlers[signum] = NULL;
+  evl_signal_target_unwatch (priv->signals, signum);
+  evl_handle_cancel (old);
+  evl_handle_unref (old);
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* one iteration */
+
+static void
+process_wakeups (EvlLoop        *loop,
+                 EvlLoopPrivate *priv)
+{
+  GPtrArray *queue = NULL;
+  guint i;
+
+  if (!g_atomic_int_get (&priv->wake_pending))
+    return;
+  g_atomic_int_set (&priv->wake_pending, 0);
+
+  g_mutex_lock (&priv->ts_lock);
+  if (priv->ts_queue->len > 0)
+    {
+      queue = priv->ts_queue;
+      priv->ts_queue = g_ptr_array_sized_new (MAX (16, queue->len));
+    }
+  g_mutex_unlock (&priv->ts_lock);
+
+  if (queue != NULL)
+    {
+      for (i = 0; i < queue->len; i++)
+        ready_push (priv, queue->pdata[i]);
+      g_ptr_array_unref (queue);
+    }
+  if (priv->signals != NULL && evl_signal_target_pending (priv->signals))
+    evl_signal_target_dispatch (priv->signals, dispatch_signal, loop);
+}
+
+static void
+drop_cancelled_timers (EvlLoopPrivate *priv)
+{
+  EvlHandle *top;
+
+  if (priv->timers.len > 64 &&
+      (guint) g_atomic_int_get (&priv->timers_cancelled) * 2 > priv->timers.len)
+    {
+      guint dropped = evl_timer_heap_compact (&priv->timers);
+      g_atomic_int_add (&priv->timers_cancelled, - (gint) dropped);
+    }
+  while ((top = evl_timer_heap_peek (&priv->timers)) != NULL && evl_handle_cancelled_fast (top))
+    {
+      evl_timer_heap_pop (&priv->timers);
+      g_atomic_int_add (&priv->timers_cancelled, -1);
+      top->loop = NULL;
+      evl_handle_unref (top);
+    }
+}
+
+gboolean
+evl_loop_has_ready_work (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  return priv->ready_len > 0 || g_atomic_int_get (&priv->wake_pending);
+}
+
+gint64
+evl_loop_get_next_deadline (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlHandle *top;
+
+  drop_cancelled_timers (priv);
+  top = evl_timer_heap_peek (&priv->timers);
+  return top != NULL ? top->when : -1;
+}
+
+static void
+run_handle (EvlLoop        *loop,
+            EvlLoopPrivate *priv,
+            EvlHandle      *handle)
+{
+  if (G_UNLIKELY (priv->debug))
+    {
+      gint64 start = g_get_monotonic_time ();
+      double took;
+
+      evl_handle_run (handle);
+      took = (g_get_monotonic_time () - start) / 1e6;
+      if (took >= priv->slow_callback_duration)
+        g_warning (_("Executing callback %p took %.3f seconds"), (gpointer) handle, took);
+    }
+  else
+    evl_handle_run (handle);
+  evl_handle_unref (handle);
+}
+
+/*
+ * One iteration, as asyncio's _run_once:
+ *
+ *  1. compute the poll timeout: 0 if callbacks are ready, a stop is pending
+ *     or a wakeup was posted; else until the earliest timer; else forever
+ *     (when a GMainContext is driven, GLib's own timeout is honoured too);
+ *  2. poll I/O through the backend, which queues the fd callbacks;
+ *  3. take the callbacks posted from other threads and the signals caught;
+ *  4. dispatch the driven GMainContext's sources, if any;
+ *  5. move every due timer to the ready queue;
+ *  6. run the ready queue as a snapshot: callbacks scheduled while it runs
+ *     wait for the next iteration.
+ */
+void
+evl_loop_run_once (EvlLoop  *loop,
+                   gboolean  explicit_run)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  gint64 timeout = -1, deadline, now;
+  guint64 limit;
+  EvlHandle *handle;
+  gboolean drive = explicit_run && priv->driver != NULL;
+
+  deadline = evl_loop_get_next_deadline (loop);
+
+  if (!explicit_run || priv->ready_len > 0 || priv->stopping || g_atomic_int_get (&priv->wake_pending))
+    timeout = 0;
+  else if (deadline >= 0)
+    timeout = MAX (0, deadline - evl_loop_time_ns (loop));
+
+  if (drive)
+    timeout = evl_context_driver_prepare (priv->driver, timeout);
+
+  priv->backend->io_poll (loop, timeout);
+  process_wakeups (loop, priv);
+
+  if (drive)
+    evl_context_driver_dispatch (priv->driver);
+
+  now = evl_loop_time_ns (loop);
+  while ((handle = evl_timer_heap_peek (&priv->timers)) != NULL)
+    {
+      if (evl_handle_cancelled_fast (handle))
+        {
+          evl_timer_heap_pop (&priv->timers);
+          g_atomic_int_add (&priv->timers_cancelled, -1);
+          handle->loop = NULL;
+          evl_handle_unref (handle);
+          continue;
+        }
+      if (handle->when > now)
+        break;
+      evl_timer_heap_pop (&priv->timers);
+      handle->loop = NULL;
+      ready_push (priv, handle);
+    }
+
+  limit = priv->seq;
+  while (!priv->closed && (handle = ready_pop_until (priv, limit)) != NULL)
+    run_handle (loop, priv, handle);
+}
+
+void
+evl_loop_run_once_nonblocking (EvlLoop *loop)
+{
+  evl_loop_run_once (loop, FALSE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* running */
+
+gboolean
+evl_loop_enter_running (EvlLoop   *loop,
+                        EvlLoop  **previous,
+                        GError   **error)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  if (priv->closed)
+    return set_closed_error (error);
+  if (priv->thread != NULL && priv->thread != g_thread_self ())
+    {
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_RUNNING,
+                           _("The event loop is already running in another thread; "
+                             "use evl_loop_call_soon_threadsafe() to reach it"));
+      return FALSE;
+    }
+  priv->thread = g_thread_self ();
+  *previous = running_loop;
+  running_loop = loop;
+  return TRUE;
+}
+
+void
+evl_loop_leave_running (EvlLoop *loop,
+                        EvlLoop *previous)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  running_loop = previous;
+  if (priv->run_depth == 0 && priv->dispatch_depth == 0)
+    priv->thread = NULL;
+}
+
+/**
+ * evl_loop_run_forever:
+ * @loop: a loop
+ * @error: return location for a #GError
+ *
+ * Runs the loop until [method@Evl.Loop.stop] is called. A stop requested
+ * before the run makes it do one iteration and return.
+ *
+ * Runs may nest on the loop's own thread (a callback may run the loop
+ * again); [method@Evl.Loop.stop] ends the innermost run. While the loop
+ * runs, it drives its [property@Evl.Loop:context] if it has one.
+ *
+ * Returns: %TRUE when stopped; %FALSE with %EVL_LOOP_ERROR_CLOSED if the
+ *   loop is closed, %EVL_LOOP_ERROR_RUNNING if it runs in another thread,
+ *   %EVL_LOOP_ERROR_FAILED if its GMainContext belongs to another thread
+ */
+gboolean
+evl_loop_run_forever (EvlLoop  *loop,
+                      GError  **error)
+{
+  EvlLoopPrivate *priv;
+  EvlLoop *previous;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = evl_loop_get_priv (loop);
+  if (!evl_loop_enter_running (loop, &previous, error))
+    return FALSE;
+  if (priv->driver != NULL && !evl_context_driver_enter (priv->driver, error))
+    {
+      evl_loop_leave_running (loop, previous);
+      return FALSE;
+    }
+
+  g_object_ref (loop);
+  priv->run_depth++;
+  while (!priv->closed)
+    {
+      evl_loop_run_once (loop, TRUE);
+      if (priv->stopping)
+        {
+          priv->stopping = FALSE;
+          break;
+        }
+    }
+  priv->run_depth--;
+  if (priv->driver != NULL)
+    evl_context_driver_leave (priv->driver);
+  evl_loop_leave_running (loop, previous);
+  g_object_unref (loop);
+  return TRUE;
+}
+
+static void
+stop_when_done (EvlFuture *future,
+                gpointer   user_data)
+{
+  evl_loop_stop (EVL_LOOP (user_data));
+}
+
+/**
+ * evl_loop_run_until_complete:
+ * @loop: a loop
+ * @future: the future to wait for
+ * @error: return location for a #GError
+ *
+ * Runs the loop until @future is done.
+ *
+ * Returns: %TRUE if the future completed with a result (get it with
+ *   [method@Evl.Future.get_result]); %FALSE with the future's error, with
+ *   %EVL_LOOP_ERROR_CANCELLED if it was cancelled, or with
+ *   %EVL_LOOP_ERROR_FAILED if the loop was stopped before the future was
+ *   done
+ */
+gboolean
+evl_loop_run_until_complete (EvlLoop    *loop,
+                             EvlFuture  *future,
+                             GError    **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+  g_return_val_if_fail (EVL_IS_FUTURE (future), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (evl_loop_get_priv (loop)->closed)
+    return set_closed_error (error);
+
+  g_object_ref (future);
+  if (!evl_future_is_done (future))
+    {
+      evl_future_add_done_callback (future, stop_when_done, g_object_ref (loop), g_object_unref);
+      ok = evl_loop_run_forever (loop, error);
+      evl_future_remove_done_callback (future, stop_when_done, loop);
+      if (!ok)
+        {
+          g_object_unref (future);
+          return FALSE;
+        }
+      if (!evl_future_is_done (future))
+        {
+          g_object_unref (future);
+          g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_FAILED,
+                               _("The event loop stopped before the future completed"));
+          return FALSE;
+        }
+    }
+
+  if (evl_future_is_cancelled (future))
+    {
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CANCELLED,
+                           _("The future was cancelled"));
+      ok = FALSE;
+    }
+  else
+    {
+      GValue value = G_VALUE_INIT;
+
+      ok = evl_future_get_result (future, &value, error);
+      if (ok)
+        g_value_unset (&value);
+    }
+  g_object_unref (future);
+  return ok;
+}
+
+/**
+ * evl_loop_stop:
+ * @loop: a loop
+ *
+ * Makes the innermost running [method@Evl.Loop.run_forever] (or
+ * [method@Evl.Loop.run_until_complete]) return after the current
+ * iteration. With no run in progress, the next run does one iteration and
+ * returns (asyncio's rule). Safe to call from any thread.
+ */
+void
+evl_loop_stop (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+
+  priv = evl_loop_get_priv (loop);
+  priv->stopping = TRUE;
+  if (priv->thread != NULL && priv->thread != g_thread_self ())
+    evl_loop_wakeup (loop);
+}
+
+/**
+ * evl_loop_is_running:
+ * @loop: a loop
+ *
+ * Returns: whether the loop is running (in any thread), including while a
+ *   GMainContext it is attached to dispatches it
+ */
+gboolean
+evl_loop_is_running (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+
+  return evl_loop_get_priv (loop)->thread != NULL;
+}
+
+GThread *
+evl_loop_get_running_thread (EvlLoop *loop)
+{
+  return evl_loop_get_priv (loop)->thread;
+}
+
+/**
+ * evl_get_running_loop:
+ *
+ * Returns: (transfer none) (nullable): the loop running in the calling
+ *   thread (the innermost one), or %NULL
+ */
+EvlLoop *
+evl_get_running_loop (void)
+{
+  return running_loop;
+}
+
+/**
+ * evl_loop_is_closed:
+ * @loop: a loop
+ *
+ * Returns: whether [method@Evl.Loop.close] was called
+ */
+gboolean
+evl_loop_is_closed (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), TRUE);
+
+  return evl_loop_get_priv (loop)->closed;
+}
+
+static void
+drop_everything (EvlLoop        *loop,
+                 EvlLoopPrivate *priv)
+{
+  EvlHandle *handle;
+  GPtrArray *queue;
+  guint i;
+
+  /* Each pass may run notifies that schedule more; the loop is closed, so
+   * they are refused and nothing new appears. */
+  while ((handle = ready_pop_until (priv, G_MAXUINT64)) != NULL)
+    {
+      evl_handle_cancel (handle);
+      evl_handle_release (handle);
+      evl_handle_unref (handle);
+    }
+  while ((handle = evl_timer_heap_pop (&priv->timers)) != NULL)
+    {
+      handle->loop = NULL;
+      evl_handle_release (handle);
+      evl_handle_unref (handle);
+    }
+  g_atomic_int_set (&priv->timers_cancelled, 0);
+
+  g_mutex_lock (&priv->ts_lock);
+  priv->ts_closed = TRUE;
+  queue = priv->ts_queue;
+  priv->ts_queue = g_ptr_array_new ();
+  g_mutex_unlock (&priv->ts_lock);
+  for (i = 0; i < queue->len; i++)
+    {
+      handle = queue->pdata[i];
+      g_atomic_int_or (&handle->flags, EVL_HANDLE_CANCELLED);
+      evl_handle_release (handle);
+      evl_handle_unref (handle);
+    }
+  g_ptr_array_unref (queue);
+
+  if (priv->signal_handlers != NULL)
+    {
+      for (i = 0; i < (guint) evl_signal_max (); i++)
+        if (priv->signal_handlers[i] != NULL)
+          evl_loop_remove_signal_handler (loop, i);
+    }
+
+  for (i = 0; i < priv->fds_cap; i++)
+    {
+      EvlFdEntry *entry = priv->fds[i];
+
+      if (entry == NULL)
+        continue;
+      if (entry->reader != NULL)
+        {
+          evl_handle_cancel (entry->reader);
+          evl_handle_unref (entry->reader);
+          entry->reader = NULL;
+        }
+      if (entry->writer != NULL)
+        {
+          evl_handle_cancel (entry->writer);
+          evl_handle_unref (entry->writer);
+          entry->writer = NULL;
+        }
+    }
+}
+
+/**
+ * evl_loop_close:
+ * @loop: a loop
+ * @error: return location for a #GError
+ *
+ * Closes the loop: drops every pending callback (their notifies run),
+ * stops watching every fd and signal, and releases the loop's own fds.
+ * A closed loop cannot run again. Closing twice is harmless.
+ *
+ * Returns: %TRUE on success; %FALSE with %EVL_LOOP_ERROR_RUNNING if the loop
+ *   is running
+ */
+gboolean
+evl_loop_close (EvlLoop  *loop,
+                GError  **error)
+{
+  EvlLoopPrivate *priv;
+
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = evl_loop_get_priv (loop);
+  if (priv->closed)
+    return TRUE;
+  if (priv->run_depth > 0)
+    {
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_RUNNING,
+                           _("Cannot close a running event loop; stop it first"));
+      return FALSE;
+    }
+
+  priv->closed = TRUE;
+  evl_loop_source_detach_all (loop);
+  drop_everything (loop, priv);
+  if (priv->driver != NULL)
+    g_clear_pointer (&priv->driver, evl_context_driver_free);
+  /* A second pass for what notifies may have added before they saw the
+   * closed flag. */
+  drop_everything (loop, priv);
+
+  if (priv->signals != NULL)
+    g_clear_pointer (&priv->signals, evl_signal_target_free);
+  g_clear_pointer (&priv->signal_handlers, g_free);
+
+  {
+    guint i;
+
+    for (i = 0; i < priv->fds_cap; i++)
+      {
+        EvlFdEntry *entry = priv->fds[i];
+
+        if (entry != NULL && entry->registered != 0 && priv->backend != NULL)
+          priv->backend->io_update (loop, i, entry->registered, 0, NULL);
+        g_clear_pointer (&priv->fds[i], g_free);
+      }
+    priv->n_fds = 0;
+  }
+  if (priv->backend != NULL && priv->backend->close != NULL)
+    priv->backend->close (loop);
+  evl_wakeup_close (priv->wake_fd, priv->wake_fd_write);
+  priv->wake_fd = priv->wake_fd_write = -1;
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* futures, errors, debug */
+
+/**
+ * evl_loop_create_future:
+ * @loop: a loop
+ *
+ * Creates a pending future bound to @loop, like [ctor@Evl.Future.new].
+ *
+ * Returns: (transfer full): a new future
+ */
+EvlFuture *
+evl_loop_create_future (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+
+  return evl_future_new (loop);
+}
+
+/**
+ * evl_loop_set_exception_handler:
+ * @loop: a loop
+ * @handler: (nullable) (scope notified) (closure user_data) (destroy notify):
+ *   the handler, or %NULL to restore the default one
+ * @user_data: data for @handler
+ * @notify: (nullable): frees @user_data
+ *
+ * Sets the function that receives errors which have nowhere else to go.
+ * The default handler logs them with g_warning().
+ */
+void
+evl_loop_set_exception_handler (EvlLoop             *loop,
+                                EvlExceptionHandler  handler,
+                                gpointer             user_data,
+                                GDestroyNotify       notify)
+{
+  EvlLoopPrivate *priv;
+  GDestroyNotify old_notify;
+  gpointer old_data;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+
+  priv = evl_loop_get_priv (loop);
+  old_notify = priv->exc_notify;
+  old_data = priv->exc_data;
+  priv->exc_handler = handler;
+  priv->exc_data = user_data;
+  priv->exc_notify = notify;
+  if (old_notify != NULL)
+    old_notify (old_data);
+}
+
+/**
+ * evl_loop_default_exception_handler:
+ * @loop: a loop
+ * @error: (nullable): the error
+ * @message: (nullable): what happened
+ *
+ * The default exception handler: logs @message and @error with g_warning().
+ * Custom handlers may call it to keep the default behaviour.
+ */
+void
+evl_loop_default_exception_handler (EvlLoop      *loop,
+                                    const GError *error,
+                                    const char   *message)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+
+  if (message == NULL)
+    message = _("Unhandled error in event loop");
+  if (error != NULL)
+    g_warning ("%s: %s (%s, %d)", message, error->message,
+               g_quark_to_string (error->domain), error->code);
+  else
+    g_warning ("%s", message);
+}
+
+/**
+ * evl_loop_call_exception_handler:
+ * @loop: a loop
+ * @error: (nullable): the error
+ * @message: (nullable): what happened
+ *
+ * Reports an error through the loop's exception handler. Works on a
+ * closed loop.
+ */
+void
+evl_loop_call_exception_handler (EvlLoop      *loop,
+                                 const GError *error,
+                                 const char   *message)
+{
+  EvlLoopPrivate *priv;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+
+  priv = evl_loop_get_priv (loop);
+  if (priv->exc_handler != NULL)
+    priv->exc_handler (loop, error, message, priv->exc_data);
+  else
+    evl_loop_default_exception_handler (loop, error, message);
+}
+
+/**
+ * evl_loop_set_debug:
+ * @loop: a loop
+ * @enabled: whether to enable debug mode
+ *
+ * In debug mode the loop warns about callbacks that run longer than
+ * [property@Evl.Loop:slow-callback-duration] and about non-thread-safe
+ * calls from another thread than the one running the loop. The
+ * environment variable `EVL_DEBUG=1` enables it for every new loop.
+ */
+void
+evl_loop_set_debug (EvlLoop  *loop,
+                    gboolean  enabled)
+{
+  EvlLoopPrivate *priv;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+
+  priv = evl_loop_get_priv (loop);
+  enabled = !!enabled;
+  if (priv->debug != enabled)
+    {
+      priv->debug = enabled;
+      g_object_notify_by_pspec (G_OBJECT (loop), properties[PROP_DEBUG]);
+    }
+}
+
+/**
+ * evl_loop_get_debug:
+ * @loop: a loop
+ *
+ * Returns: whether debug mode is on
+ */
+gboolean
+evl_loop_get_debug (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
+
+  return evl_loop_get_priv (loop)->debug;
+}
+
+/**
+ * evl_loop_set_slow_callback_duration:
+ * @loop: a loop
+ * @seconds: the threshold, in seconds
+ *
+ * Sets how long a callback may run before debug mode warns about it
+ * (default: 0.1 s).
+ */
+void
+evl_loop_set_slow_callback_duration (EvlLoop *loop,
+                                     double   seconds)
+{
+  EvlLoopPrivate *priv;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (seconds >= 0);
+
+  priv = evl_loop_get_priv (loop);
+  if (priv->slow_callback_duration != seconds)
+    {
+      priv->slow_callback_duration = seconds;
+      g_object_notify_by_pspec (G_OBJECT (loop), properties[PROP_SLOW_CALLBACK_DURATION]);
+    }
+}
+
+/**
+ * evl_loop_get_slow_callback_duration:
+ * @loop: a loop
+ *
+ * Returns: the slow-callback threshold of debug mode, in seconds
+ */
+double
+evl_loop_get_slow_callback_duration (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), 0.0);
+
+  return evl_loop_get_priv (loop)->slow_callback_duration;
+}
+
+/**
+ * evl_loop_get_context:
+ * @loop: a loop
+ *
+ * Returns: (transfer none) (nullable): the GMainContext the loop drives
+ *   while it runs, or %NULL
+ */
+GMainContext *
+evl_loop_get_context (EvlLoop *loop)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+
+  return evl_loop_get_priv (loop)->context;
+}
+
+/* ---------------------------------------------------------------------- */
+/* GObject */
+
+gboolean
+evl_loop_backend_ready (EvlLoop  *loop,
+                        GError  **error)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  priv->backend = EVL_LOOP_GET_CLASS (loop)->_evl_reserved[0];
+  g_return_val_if_fail (priv->backend != NULL, FALSE);
+
+  if (!evl_wakeup_open (&priv->wake_fd, &priv->wake_fd_write, error))
+    return FALSE;
+  evl_loop_lookup_fd (loop, priv->wake_fd, TRUE);
+  if (!evl_loop_update_fd (loop, priv->wake_fd, error))
+    {
+      g_clear_pointer (&priv->fds[priv->wake_fd], g_free);
+      priv->n_fds--;
+      evl_wakeup_close (priv->wake_fd, priv->wake_fd_write);
+      priv->wake_fd = priv->wake_fd_write = -1;
+      return FALSE;
+    }
+  if (priv->context != NULL)
+    priv->driver = evl_context_driver_new (loop, priv->context);
+  return TRUE;
+}
+
+static void
+evl_loop_finalize (GObject *object)
+{
+  EvlLoop *loop = EVL_LOOP (object);
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  if (!priv->closed)
+    {
+      priv->run_depth = 0;
+      evl_loop_close (loop, NULL);
+    }
+  if (priv->exc_notify != NULL)
+    priv->exc_notify (priv->exc_data);
+  g_clear_pointer (&priv->context, g_main_context_unref);
+  g_ptr_array_unref (priv->ts_queue);
+  g_mutex_clear (&priv->ts_lock);
+  g_free (priv->ready);
+  g_free (priv->fds);
+  evl_timer_heap_clear (&priv->timers);
+
+  G_OBJECT_CLASS (evl_loop_parent_class)->finalize (object);
+}
+
+static void
+evl_loop_dispose (GObject *object)
+{
+  EvlLoop *loop = EVL_LOOP (object);
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  /* Closing here breaks the cycles (futures and callbacks holding the loop). */
+  if (!priv->closed && priv->run_depth == 0)
+    evl_loop_close (loop, NULL);
+
+  G_OBJECT_CLASS (evl_loop_parent_class)->dispose (object);
+}
+
+static void
+evl_loop_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  EvlLoop *loop = EVL_LOOP (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONTEXT:
+      g_value_set_boxed (value, evl_loop_get_priv (loop)->context);
+      break;
+    case PROP_DEBUG:
+      g_value_set_boolean (value, evl_loop_get_debug (loop));
+      break;
+    case PROP_SLOW_CALLBACK_DURATION:
+      g_value_set_double (value, evl_loop_get_slow_callback_duration (loop));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+evl_loop_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  EvlLoop *loop = EVL_LOOP (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONTEXT:
+      evl_loop_get_priv (loop)->context = g_value_dup_boxed (value);
+      break;
+    case PROP_DEBUG:
+      evl_loop_set_debug (loop, g_value_get_boolean (value));
+      break;
+    case PROP_SLOW_CALLBACK_DURATION:
+      evl_loop_set_slow_callback_duration (loop, g_value_get_double (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+evl_loop_class_init (EvlLoopClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = evl_loop_dispose;
+  object_class->finalize = evl_loop_finalize;
+  object_class->get_property = evl_loop_get_property;
+  object_class->set_property = evl_loop_set_property;
+
+  /**
+   * EvlLoop:context:
+   *
+   * The GMainContext the loop drives while it runs (GLib inside evloop):
+   * its sources are dispatched and its fds polled through the loop's own
+   * backend, so GTK and GIO stay alive during
+   * [method@Evl.Loop.run_until_complete]. %NULL for none.
+   */
+  properties[PROP_CONTEXT] =
+    g_param_spec_boxed ("context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_STATIC_STRINGS);
+
+  /**
+   * EvlLoop:debug:
+   *
+   * Whether debug mode is on; see [method@Evl.Loop.set_debug].
+   */
+  properties[PROP_DEBUG] =
+    g_param_spec_boolean ("debug", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                          G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * EvlLoop:slow-callback-duration:
+   *
+   * In debug mode, callbacks running longer than this many seconds are
+   * reported with a warning.
+   */
+  properties[PROP_SLOW_CALLBACK_DURATION] =
+    g_param_spec_double ("slow-callback-duration", NULL, NULL, 0.0, G_MAXDOUBLE, 0.1,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                         G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+  evl_init ();
+}
+
+static void
+evl_loop_init (EvlLoop *loop)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  const char *debug = g_getenv ("EVL_DEBUG");
+
+  priv->wake_fd = priv->wake_fd_write = -1;
+  priv->slow_callback_duration = 0.1;
+  priv->debug = debug != NULL && *debug != '\0' && !g_str_equal (debug, "0");
+  g_mutex_init (&priv->ts_lock);
+  priv->ts_queue = g_ptr_array_new ();
+  evl_timer_heap_init (&priv->timers);
+}

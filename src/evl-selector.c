@@ -316,7 +316,9 @@ evl_selector_register (EvlSelector    *self,
  * @data: (nullable): the new data of @fd
  * @error: return location for a #GError
  *
- * Changes the events watched on @fd and its data.
+ * Changes the events watched on @fd and its data. If @fd was closed and
+ * its number reused by a new file since it was registered, the selector
+ * watches the new file from now on.
  *
  * Fails with [error@Evl.LoopError.INVALID] if @fd is not registered or
  * @events is empty or has unknown bits.
@@ -343,14 +345,14 @@ evl_selector_modify (EvlSelector    *self,
   if (!check_events (fd, events, error))
     return FALSE;
 
+  /* Tell the backend even when @events did not change: the fd may have
+   * been closed and its number reused, and the backend must then watch the
+   * new file (epoll forgot the old one when it was closed). */
   key = lookup_key (priv, fd);
-  if (key->events != events)
-    {
-      if (!EVL_SELECTOR_GET_CLASS (self)->modify_fd (self, fd, key->events,
-                                                     events, error))
-        return FALSE;
-      key->events = events;
-    }
+  if (!EVL_SELECTOR_GET_CLASS (self)->modify_fd (self, fd, key->events,
+                                                 events, error))
+    return FALSE;
+  key->events = events;
   key->data = data;
 
   return TRUE;

@@ -566,7 +566,7 @@ evl_selector_select (EvlSelector       *self,
 }
 
 /**
- * evl_selector_select_ns:
+ * evl_selector_select_ns: (virtual select)
  * @self: a selector
  * @timeout_ns: the longest time to wait, in nanoseconds; 0 does not block
  *   and -1 waits until an event arrives

@@ -60,7 +60,8 @@ probe_cb (EvlFuture *future,
   if (p->rec->expected != NULL)
     g_assert_true (future == p->rec->expected);
   g_assert_true (evl_future_is_done (future));
-  g_assert_cmpuint (p->n_notified, ==, 0);
+  /* the notify of this registration has not run yet */
+  g_assert_cmpuint (p->n_notified, <=, p->n_called);
   p->n_called++;
   g_string_append_printf (p->rec->log, "c%c", p->id);
 }

@@ -476,7 +476,8 @@ evl_future_is_cancelled (EvlFuture *future)
  * %EVL_LOOP_ERROR_CANCELLED if it was cancelled, and with a copy of its
  * error if it failed (which counts as retrieving that error).
  *
- * Returns: %TRUE if @future has a result, %FALSE with @error set otherwise
+ * Returns: (skip): %TRUE if @future has a result, %FALSE with @error set
+ *   otherwise (bindings return the result itself, or raise the error)
  */
 gboolean
 evl_future_get_result (EvlFuture  *future,

@@ -135,7 +135,7 @@ ready_pop_until (EvlLoopPrivate *priv,
   if (priv->ready_len == 0)
     return NULL;
   item = &priv->ready[priv->ready_head];
-  if (item->seq > limit)
+  if (item->seq >= limit)
     return NULL;
   priv->ready_head++;
   if (priv->ready_head == priv->ready_cap)

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *
@@ -27,6 +28,16 @@ evl_test_new_loop (void)
     {
       GError *error = NULL;
       EvlLoop *loop = evl_proactor_loop_new (&error);
+
+      if (loop == NULL && g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED))
+        {
+          char *msg = g_strdup_printf ("the proactor loop is not available: %s", error->message);
+
+          g_test_skip (msg);
+          g_free (msg);
+          g_error_free (error);
+          return NULL;
+        }
       g_assert_no_error (error);
       g_assert_nonnull (loop);
       return loop;
@@ -35,7 +46,34 @@ evl_test_new_loop (void)
   return evl_selector_loop_new (NULL);
 }
 
-static guint watchdog_seconds;
+void
+evl_test_close_loop (EvlLoop *loop)
+{
+  GError *error = NULL;
+
+  g_assert_true (EVL_IS_LOOP (loop));
+  g_assert_true (evl_loop_close (loop, &error));
+  g_assert_no_error (error);
+  g_object_add_weak_pointer (G_OBJECT (loop), (gpointer *) &loop);
+  g_object_unref (loop);
+  g_assert_null (loop);
+}
+
+static void
+stop_cb (gpointer data)
+{
+  evl_loop_stop (data);
+}
+
+void
+evl_test_run_once (EvlLoop *loop)
+{
+  GError *error = NULL;
+
+  g_assert_nonnull (evl_loop_call_soon (loop, stop_cb, loop, NULL));
+  g_assert_true (evl_loop_run_forever (loop, &error));
+  g_assert_no_error (error);
+}
 
 static void
 watchdog_fired (int signum)
@@ -46,12 +84,17 @@ watchdog_fired (int signum)
   abort ();
 }
 
+gboolean
+evl_test_under_valgrind (void)
+{
+  return g_getenv ("EVL_TEST_VALGRIND") != NULL;
+}
+
 void
 evl_test_watchdog_start (guint seconds)
 {
-  watchdog_seconds = seconds;
   signal (SIGALRM, watchdog_fired);
-  alarm (g_getenv ("EVL_TEST_VALGRIND") ? seconds * 10 : seconds);
+  alarm (evl_test_under_valgrind () ? seconds * 10 : seconds);
 }
 
 void
@@ -102,7 +145,7 @@ flag_check (gpointer data)
   FlagPoll *fp = data;
 
   g_clear_pointer (&fp->pending, evl_handle_unref);
-  if (*fp->flag)
+  if (g_atomic_int_get (fp->flag))
     evl_loop_stop (fp->loop);
   else
     fp->pending = evl_handle_ref (evl_loop_call_later (fp->loop, 0.001, flag_check, fp, NULL));
@@ -117,7 +160,7 @@ evl_test_run_until_flag (EvlLoop  *loop,
   EvlHandle *timeout;
   GError *error = NULL;
 
-  if (*flag)
+  if (g_atomic_int_get (flag))
     return TRUE;
   timeout = evl_handle_ref (evl_loop_call_later (loop, timeout_s, flag_timeout, loop, NULL));
   fp.pending = evl_handle_ref (evl_loop_call_soon (loop, flag_check, &fp, NULL));
@@ -130,7 +173,22 @@ evl_test_run_until_flag (EvlLoop  *loop,
       evl_handle_cancel (fp.pending);
       evl_handle_unref (fp.pending);
     }
-  return *flag;
+  return g_atomic_int_get (flag);
+}
+
+void
+evl_test_count (gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+}
+
+double
+evl_test_cpu_time (void)
+{
+  struct timespec ts;
+
+  g_assert_cmpint (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts), ==, 0);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 void

@@ -10,14 +10,38 @@ G_BEGIN_DECLS
 
 /* A new loop of the kind the test run is parametrized with:
  * EVL_TEST_LOOP=selector (default) | proactor, and for the selector loop
- * EVL_SELECTOR=epoll|poll|select (read by evl_selector_new_default()). */
+ * EVL_SELECTOR=epoll|poll|select (read by evl_selector_new_default()).
+ *
+ * When the kind is not available in this build or on this kernel (the
+ * proactor fails with EVL_LOOP_ERROR_NOT_SUPPORTED), the current test is
+ * marked skipped and %NULL is returned; use EVL_TEST_NEW_LOOP_OR_SKIP. Any
+ * other failure fails the test. */
 EvlLoop *evl_test_new_loop       (void);
+
+/* Stores a new loop of the kind under test in @var, or returns from the
+ * (void) test function when that kind is unavailable (the test is then
+ * reported as skipped). */
+#define EVL_TEST_NEW_LOOP_OR_SKIP(var) \
+  G_STMT_START {                       \
+    (var) = evl_test_new_loop ();      \
+    if ((var) == NULL)                 \
+      return;                          \
+  } G_STMT_END
 
 /* Name of the loop kind under test, for messages. */
 const char *evl_test_loop_kind   (void);
 
+/* Closes @loop (asserting success), drops the caller's reference and
+ * asserts that the loop was finalized: nothing else may hold it. */
+void     evl_test_close_loop     (EvlLoop  *loop);
+
+/* Runs exactly one iteration of @loop: every callback that is ready now
+ * runs, callbacks they schedule do not. */
+void     evl_test_run_once       (EvlLoop  *loop);
+
 /* Guard against hangs: arms a watchdog that aborts the test with a message
- * after @seconds unless evl_test_watchdog_cancel() is called. */
+ * after @seconds (ten times longer under valgrind) unless
+ * evl_test_watchdog_cancel() is called. */
 void     evl_test_watchdog_start (guint seconds);
 void     evl_test_watchdog_cancel (void);
 
@@ -27,10 +51,21 @@ void     evl_test_socketpair     (int fds[2]);
 /* Count open fds of this process (from /proc/self/fd). */
 guint    evl_test_count_fds      (void);
 
-/* Run the loop until *flag becomes TRUE or @timeout_s passes; returns *flag. */
+/* Run the loop until *flag becomes TRUE (read atomically, so another
+ * thread may set it) or @timeout_s passes; returns *flag. */
 gboolean evl_test_run_until_flag (EvlLoop  *loop,
                                   gboolean *flag,
                                   double    timeout_s);
+
+/* A GDestroyNotify / EvlCallback that increments the guint at @data
+ * (atomically, so it may run on any thread). */
+void     evl_test_count          (gpointer  data);
+
+/* CPU time (user + system) used by the whole process, in seconds. */
+double   evl_test_cpu_time       (void);
+
+/* Whether the test runs under valgrind (EVL_TEST_VALGRIND is set). */
+gboolean evl_test_under_valgrind (void);
 
 /* Standard test init: g_test_init + watchdog defaults. */
 void     evl_test_init           (int     *argc,

@@ -23,6 +23,8 @@ typedef struct
 {
   EvlHandle *reader;
   EvlHandle *writer;
+  EvlHandle *internal_reader; /* the socket primitives' own watches */
+  EvlHandle *internal_writer; /* (evl-loop-sock.c), next to the user's */
   guint      registered;    /* events registered with the backend */
   guint      ctx_refs;      /* GPollFDs of the driven GMainContext on this fd */
   guint      ctx_events;    /* their union, as EVL_IO_READ|WRITE */

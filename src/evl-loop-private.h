@@ -82,6 +82,27 @@ gboolean  evl_loop_call_soon_internal (EvlLoop              *loop,
                                        gpointer              user_data,
                                        GDestroyNotify        notify);
 
+/* Like evl_loop_call_soon_threadsafe(), from any thread, but quiet on a
+ * closed loop: returns FALSE (and runs @notify) instead of a g_critical. */
+gboolean  evl_loop_call_soon_threadsafe_internal (EvlLoop       *loop,
+                                                  EvlCallback    callback,
+                                                  gpointer       user_data,
+                                                  GDestroyNotify notify);
+
+/* The socket primitives' own watch on @fd (reading, or writing when
+ * @writer), in a slot of its own next to the user's reader and writer, so
+ * neither replaces the other. Same rules as evl_loop_add_reader(). */
+gboolean  evl_loop_add_internal_watch    (EvlLoop               *loop,
+                                          int                    fd,
+                                          gboolean               writer,
+                                          EvlCallback            callback,
+                                          gpointer               user_data,
+                                          GDestroyNotify         notify,
+                                          GError               **error);
+gboolean  evl_loop_remove_internal_watch (EvlLoop               *loop,
+                                          int                    fd,
+                                          gboolean               writer);
+
 /* The thread that runs the loop now, or NULL. */
 GThread  *evl_loop_get_running_thread (EvlLoop              *loop);
 

@@ -350,6 +350,37 @@ evl_loop_timer_cancelled (EvlLoop *loop)
   g_atomic_int_inc (&priv->timers_cancelled);
 }
 
+/* Queues a handle for the loop's thread and wakes the loop. @refs is 2
+ * when the caller keeps a reference. NULL (and @notify has run) when the
+ * loop is closed. */
+static EvlHandle *
+post_threadsafe (EvlLoop        *loop,
+                 EvlCallback     callback,
+                 gpointer        user_data,
+                 GDestroyNotify  notify,
+                 gint            refs)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  EvlHandle *handle;
+
+  handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_THREADSAFE);
+  handle->ref_count = refs;
+
+  g_mutex_lock (&priv->ts_lock);
+  if (G_UNLIKELY (priv->ts_closed))
+    {
+      g_mutex_unlock (&priv->ts_lock);
+      handle->ref_count = 1;
+      evl_handle_unref (handle);
+      return NULL;
+    }
+  g_ptr_array_add (priv->ts_queue, handle);
+  g_mutex_unlock (&priv->ts_lock);
+
+  evl_loop_wakeup (loop);
+  return handle;
+}
+
 /**
  * evl_loop_call_soon_threadsafe:
  * @loop: a loop
@@ -370,30 +401,24 @@ evl_loop_call_soon_threadsafe (EvlLoop        *loop,
                                gpointer        user_data,
                                GDestroyNotify  notify)
 {
-  EvlLoopPrivate *priv;
   EvlHandle *handle;
 
   g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
   g_return_val_if_fail (callback != NULL, NULL);
 
-  priv = evl_loop_get_priv (loop);
-  handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_THREADSAFE);
-  handle->ref_count = 2;
-
-  g_mutex_lock (&priv->ts_lock);
-  if (G_UNLIKELY (priv->ts_closed))
-    {
-      g_mutex_unlock (&priv->ts_lock);
-      handle->ref_count = 1;
-      evl_handle_unref (handle);
-      g_critical ("%s: the event loop is closed", G_STRFUNC);
-      return NULL;
-    }
-  g_ptr_array_add (priv->ts_queue, handle);
-  g_mutex_unlock (&priv->ts_lock);
-
-  evl_loop_wakeup (loop);
+  handle = post_threadsafe (loop, callback, user_data, notify, 2);
+  if (G_UNLIKELY (handle == NULL))
+    g_critical ("%s: the event loop is closed", G_STRFUNC);
   return handle;
+}
+
+gboolean
+evl_loop_call_soon_threadsafe_internal (EvlLoop        *loop,
+                                        EvlCallback     callback,
+                                        gpointer        user_data,
+                                        GDestroyNotify  notify)
+{
+  return post_threadsafe (loop, callback, user_data, notify, 1) != NULL;
 }
 
 void
@@ -445,8 +470,10 @@ entry_wanted (EvlLoopPrivate *priv,
 
   if (entry->reader != NULL)
     events |= EVL_IO_READ;
-  if (entry->writer != NULL)
+  if (entry->writer != NULL || entry->internal_writer != NULL)
     events |= EVL_IO_WRITE;
+  if (entry->internal_reader != NULL)
+    events |= EVL_IO_READ;
   if (fd == priv->wake_fd)
     events |= EVL_IO_READ;
   return events;
@@ -516,6 +543,10 @@ evl_loop_io_ready (EvlLoop *loop,
     ready_push (priv, evl_handle_ref (entry->reader));
   if ((events & EVL_IO_WRITE) && entry->writer != NULL)
     ready_push (priv, evl_handle_ref (entry->writer));
+  if ((events & EVL_IO_READ) && entry->internal_reader != NULL)
+    ready_push (priv, evl_handle_ref (entry->internal_reader));
+  if ((events & EVL_IO_WRITE) && entry->internal_writer != NULL)
+    ready_push (priv, evl_handle_ref (entry->internal_writer));
   if (entry->ctx_refs != 0)
     entry->ctx_revents |= events;
 }
@@ -533,10 +564,21 @@ check_fd (int      fd,
   return TRUE;
 }
 
+static EvlHandle **
+watch_slot (EvlFdEntry *entry,
+            gboolean    writer,
+            gboolean    internal)
+{
+  if (internal)
+    return writer ? &entry->internal_writer : &entry->internal_reader;
+  return writer ? &entry->writer : &entry->reader;
+}
+
 static gboolean
 add_watch (EvlLoop         *loop,
            int              fd,
            gboolean         writer,
+           gboolean         internal,
            EvlCallback      callback,
            gpointer         user_data,
            GDestroyNotify   notify,
@@ -565,16 +607,8 @@ add_watch (EvlLoop         *loop,
 
   entry = evl_loop_lookup_fd (loop, fd, TRUE);
   handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_IO);
-  if (writer)
-    {
-      old = entry->writer;
-      entry->writer = handle;
-    }
-  else
-    {
-      old = entry->reader;
-      entry->reader = handle;
-    }
+  old = *watch_slot (entry, writer, internal);
+  *watch_slot (entry, writer, internal) = handle;
   /* A replaced watch might be for an old fd with the same number: make the
    * backend register it afresh. */
   if (old != NULL)
@@ -585,10 +619,7 @@ add_watch (EvlLoop         *loop,
   if (!evl_loop_update_fd (loop, fd, error))
     {
       entry = evl_loop_lookup_fd (loop, fd, FALSE);
-      if (writer)
-        entry->writer = NULL;
-      else
-        entry->reader = NULL;
+      *watch_slot (entry, writer, internal) = NULL;
       evl_handle_cancel (handle);
       evl_handle_unref (handle);
       evl_loop_update_fd (loop, fd, NULL);
@@ -600,7 +631,8 @@ add_watch (EvlLoop         *loop,
 static gboolean
 remove_watch (EvlLoop  *loop,
               int       fd,
-              gboolean  writer)
+              gboolean  writer,
+              gboolean  internal)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
   EvlFdEntry *entry;
@@ -611,16 +643,8 @@ remove_watch (EvlLoop  *loop,
   entry = evl_loop_lookup_fd (loop, fd, FALSE);
   if (entry == NULL)
     return FALSE;
-  if (writer)
-    {
-      old = entry->writer;
-      entry->writer = NULL;
-    }
-  else
-    {
-      old = entry->reader;
-      entry->reader = NULL;
-    }
+  old = *watch_slot (entry, writer, internal);
+  *watch_slot (entry, writer, internal) = NULL;
   if (old == NULL)
     return FALSE;
   evl_handle_cancel (old);
@@ -660,7 +684,7 @@ evl_loop_add_reader (EvlLoop         *loop,
   g_return_val_if_fail (callback != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return add_watch (loop, fd, FALSE, callback, user_data, notify, error);
+  return add_watch (loop, fd, FALSE, FALSE, callback, user_data, notify, error);
 }
 
 /**
@@ -678,7 +702,7 @@ evl_loop_remove_reader (EvlLoop *loop,
 {
   g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
 
-  return remove_watch (loop, fd, FALSE);
+  return remove_watch (loop, fd, FALSE, FALSE);
 }
 
 /**
@@ -708,7 +732,7 @@ evl_loop_add_writer (EvlLoop         *loop,
   g_return_val_if_fail (callback != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return add_watch (loop, fd, TRUE, callback, user_data, notify, error);
+  return add_watch (loop, fd, TRUE, FALSE, callback, user_data, notify, error);
 }
 
 /**
@@ -726,7 +750,27 @@ evl_loop_remove_writer (EvlLoop *loop,
 {
   g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
 
-  return remove_watch (loop, fd, TRUE);
+  return remove_watch (loop, fd, TRUE, FALSE);
+}
+
+gboolean
+evl_loop_add_internal_watch (EvlLoop         *loop,
+                             int              fd,
+                             gboolean         writer,
+                             EvlCallback      callback,
+                             gpointer         user_data,
+                             GDestroyNotify   notify,
+                             GError         **error)
+{
+  return add_watch (loop, fd, writer, TRUE, callback, user_data, notify, error);
+}
+
+gboolean
+evl_loop_remove_internal_watch (EvlLoop  *loop,
+                                int       fd,
+                                gboolean  writer)
+{
+  return remove_watch (loop, fd, writer, TRUE);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1290,6 +1334,18 @@ drop_everything (EvlLoop        *loop,
 
       if (entry == NULL)
         continue;
+      if (entry->internal_reader != NULL)
+        {
+          evl_handle_cancel (entry->internal_reader);
+          evl_handle_unref (entry->internal_reader);
+          entry->internal_reader = NULL;
+        }
+      if (entry->internal_writer != NULL)
+        {
+          evl_handle_cancel (entry->internal_writer);
+          evl_handle_unref (entry->internal_writer);
+          entry->internal_writer = NULL;
+        }
       if (entry->reader != NULL)
         {
           evl_handle_cancel (entry->reader);

@@ -480,11 +480,15 @@ entry_wanted (EvlLoopPrivate *priv,
 }
 
 /* Brings the backend (and the GLib sources the loop is attached to) in
- * line with what the fd's entry wants; frees the entry when nothing does. */
-gboolean
-evl_loop_update_fd (EvlLoop  *loop,
-                    int       fd,
-                    GError  **error)
+ * line with what the fd's entry wants; frees the entry when nothing does.
+ * With @force the backend is told even when the events did not change, so
+ * that it watches the file that has the number now (the one it watched may
+ * have been closed, which removed it from an epoll set). */
+static gboolean
+update_fd (EvlLoop  *loop,
+           int       fd,
+           gboolean  force,
+           GError  **error)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
   EvlFdEntry *entry = evl_loop_lookup_fd (loop, fd, FALSE);
@@ -494,7 +498,7 @@ evl_loop_update_fd (EvlLoop  *loop,
   if (entry == NULL)
     return TRUE;
   wanted = entry_wanted (priv, fd, entry);
-  if (wanted != entry->registered)
+  if (wanted != entry->registered || (force && wanted != 0))
     {
       if (!priv->backend->io_update (loop, fd, entry->registered, wanted, error))
         return FALSE;
@@ -509,6 +513,14 @@ evl_loop_update_fd (EvlLoop  *loop,
       priv->n_fds--;
     }
   return TRUE;
+}
+
+gboolean
+evl_loop_update_fd (EvlLoop  *loop,
+                    int       fd,
+                    GError  **error)
+{
+  return update_fd (loop, fd, FALSE, error);
 }
 
 void
@@ -609,14 +621,14 @@ add_watch (EvlLoop         *loop,
   handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_IO);
   old = *watch_slot (entry, writer, internal);
   *watch_slot (entry, writer, internal) = handle;
-  /* A replaced watch might be for an old fd with the same number: make the
-   * backend register it afresh. */
   if (old != NULL)
     {
       evl_handle_cancel (old);
       evl_handle_unref (old);
     }
-  if (!evl_loop_update_fd (loop, fd, error))
+  /* A replaced watch might be for an old fd with the same number: make the
+   * backend register it afresh. */
+  if (!update_fd (loop, fd, old != NULL, error))
     {
       entry = evl_loop_lookup_fd (loop, fd, FALSE);
       *watch_slot (entry, writer, internal) = NULL;

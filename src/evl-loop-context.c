@@ -9,14 +9,26 @@
 /* While the loop runs, each iteration does GLib's four steps by hand
  * (g_main_context_prepare/query/check/dispatch), but the waiting is the
  * loop's own: the context's fds are watched by the loop's backend next to
- * the loop's fds, and GLib's timeout caps the loop's poll timeout. The fd
- * set is diffed between iterations, so a steady GTK application costs no
- * epoll_ctl calls per iteration. */
+ * the loop's fds, and GLib's timeout caps the loop's poll timeout.
+ *
+ * The fd set is diffed between iterations. An fd whose events did not
+ * change is still re-registered (a cheap EPOLL_CTL_MOD): GLib may have
+ * closed it and watched a new file with the same number since the last
+ * iteration, and epoll forgot the old file when it was closed.
+ *
+ * The context's fds are in the backend only while GLib depends on the loop
+ * to poll them: from the first iteration of an explicit run to the end of
+ * the outermost one. When GLib iterates the context itself (a modal
+ * g_main_loop_run() inside a callback, which also dispatches the loop's
+ * GSource) or nobody does (between runs), they are dropped: a ready fd
+ * that nobody dispatches would otherwise keep the loop's poll fd ready and
+ * spin whoever polls it. */
 
 typedef struct
 {
-  int   fd;
-  guint events;   /* EVL_IO_READ|WRITE */
+  int      fd;
+  guint    events;    /* EVL_IO_READ|WRITE */
+  gboolean refused;   /* the backend refused it (closed under GLib's feet) */
 } WatchedFd;
 
 struct _EvlContextDriver
@@ -33,8 +45,8 @@ struct _EvlContextDriver
   GArray       *watched;   /* WatchedFd: what the backend watches for GLib */
   GArray       *scratch;
 
-  GArray       *depths;    /* g_main_depth() of each explicit run on the stack */
-  GArray       *pushed;    /* gboolean per run: whether we pushed the context */
+  GArray       *pushed;    /* gboolean per explicit run: whether we pushed the context */
+  int           step_depth; /* g_main_depth() of the GLib step in progress, or -1 */
 };
 
 EvlContextDriver *
@@ -49,50 +61,82 @@ evl_context_driver_new (EvlLoop      *loop,
   driver->fds = g_new0 (GPollFD, driver->fds_cap);
   driver->watched = g_array_new (FALSE, FALSE, sizeof (WatchedFd));
   driver->scratch = g_array_new (FALSE, FALSE, sizeof (WatchedFd));
-  driver->depths = g_array_new (FALSE, FALSE, sizeof (int));
   driver->pushed = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  driver->step_depth = -1;
   return driver;
 }
 
 static void
+drop_fd_interest (EvlContextDriver *driver,
+                  int               fd)
+{
+  EvlFdEntry *entry = evl_loop_lookup_fd (driver->loop, fd, FALSE);
+
+  if (entry == NULL || entry->ctx_refs == 0)
+    return;
+  entry->ctx_refs = 0;
+  entry->ctx_events = 0;
+  entry->ctx_revents = 0;
+  evl_loop_update_fd (driver->loop, fd, NULL);
+}
+
+/* Makes the backend watch @fd for @events on GLib's behalf. With @refresh,
+ * the backend is told even when nothing changed, so that a new file behind
+ * a reused fd number gets watched. Returns FALSE if the backend refuses
+ * the fd (GLib gave us one that is closed): GLib then sees G_IO_NVAL, as
+ * its own poll() would report. */
+static gboolean
 set_fd_interest (EvlContextDriver *driver,
                  int               fd,
-                 guint             events)
+                 guint             events,
+                 gboolean          refresh)
 {
-  EvlFdEntry *entry = evl_loop_lookup_fd (driver->loop, fd, events != 0);
+  EvlLoopPrivate *priv = evl_loop_get_priv (driver->loop);
+  EvlFdEntry *entry = evl_loop_lookup_fd (driver->loop, fd, TRUE);
   GError *error = NULL;
+  gboolean ok;
 
-  if (entry == NULL)
-    return;
-  entry->ctx_refs = events != 0 ? 1 : 0;
+  entry->ctx_refs = 1;
   entry->ctx_events = events;
   entry->ctx_revents = 0;
-  if (!evl_loop_update_fd (driver->loop, fd, &error))
+  if (refresh && entry->registered != 0)
+    ok = priv->backend->io_update (driver->loop, fd, entry->registered, entry->registered, &error);
+  else
+    ok = evl_loop_update_fd (driver->loop, fd, &error);
+  if (!ok)
     {
-      /* GLib gave us an fd the backend refuses (closed under GLib's feet):
-       * GLib will notice on its own; do not spin on it. */
       g_debug ("Cannot watch GLib's fd %d: %s", fd, error->message);
       g_clear_error (&error);
-      entry = evl_loop_lookup_fd (driver->loop, fd, FALSE);
-      if (entry != NULL)
-        {
-          entry->ctx_refs = 0;
-          entry->ctx_events = 0;
-          evl_loop_update_fd (driver->loop, fd, NULL);
-        }
+      drop_fd_interest (driver, fd);
     }
+  return ok;
+}
+
+static void
+unwatch_all (EvlContextDriver *driver)
+{
+  guint i;
+
+  for (i = 0; i < driver->watched->len; i++)
+    drop_fd_interest (driver, g_array_index (driver->watched, WatchedFd, i).fd);
+  g_array_set_size (driver->watched, 0);
+}
+
+/* GLib iterates the context itself now (or nobody will): hand the polling
+ * of its fds back. The next explicit iteration watches them again. */
+void
+evl_context_driver_suspend (EvlContextDriver *driver)
+{
+  if (driver->watched->len > 0)
+    unwatch_all (driver);
 }
 
 void
 evl_context_driver_free (EvlContextDriver *driver)
 {
-  guint i;
-
-  for (i = 0; i < driver->watched->len; i++)
-    set_fd_interest (driver, g_array_index (driver->watched, WatchedFd, i).fd, 0);
+  unwatch_all (driver);
   g_array_unref (driver->watched);
   g_array_unref (driver->scratch);
-  g_array_unref (driver->depths);
   g_array_unref (driver->pushed);
   g_main_context_unref (driver->context);
   g_free (driver->fds);
@@ -104,7 +148,6 @@ evl_context_driver_enter (EvlContextDriver  *driver,
                           GError           **error)
 {
   gboolean push;
-  int depth;
 
   if (!g_main_context_acquire (driver->context))
     {
@@ -117,8 +160,6 @@ evl_context_driver_enter (EvlContextDriver  *driver,
          !(driver->context == g_main_context_default () && g_main_context_get_thread_default () == NULL);
   if (push)
     g_main_context_push_thread_default (driver->context);
-  depth = g_main_depth ();
-  g_array_append_val (driver->depths, depth);
   g_array_append_val (driver->pushed, push);
   return TRUE;
 }
@@ -129,25 +170,31 @@ evl_context_driver_leave (EvlContextDriver *driver)
   gboolean push = g_array_index (driver->pushed, gboolean, driver->pushed->len - 1);
 
   g_array_set_size (driver->pushed, driver->pushed->len - 1);
-  g_array_set_size (driver->depths, driver->depths->len - 1);
+  /* The outermost run ends: nobody polls the context's fds through the
+   * loop any more. */
+  if (driver->pushed->len == 0)
+    unwatch_all (driver);
   if (push)
     g_main_context_pop_thread_default (driver->context);
   g_main_context_release (driver->context);
 }
 
-/* Whether @context is being iterated by the innermost explicit run of the
- * loop itself at the current GLib dispatch depth: the loop's own GSource
- * in that context must then stay quiet (never dispatch itself recursively).
- * A GLib main loop nested inside one of its callbacks runs one level deeper
- * and does dispatch the source, so the loop stays alive under a modal
- * dialog. */
+/* Whether the loop itself is iterating @context right now, in one of its
+ * GLib steps (prepare/query or check/dispatch): the loop's own GSource in
+ * that context must then stay quiet, or the loop would dispatch itself
+ * recursively. GLib calls the source's prepare() and check() at the depth
+ * of the step and its dispatch() one level deeper (@dispatching). A GLib
+ * main loop nested in a callback (a modal dialog) runs deeper still, and
+ * one entered from an evloop callback runs outside of any step: both do
+ * dispatch the source, so the loop keeps running under a modal dialog. */
 gboolean
 evl_context_driver_is_iterating (EvlContextDriver *driver,
-                                 GMainContext     *context)
+                                 GMainContext     *context,
+                                 gboolean          dispatching)
 {
-  if (context != driver->context || driver->depths->len == 0)
+  if (context != driver->context || driver->step_depth < 0)
     return FALSE;
-  return g_array_index (driver->depths, int, driver->depths->len - 1) == g_main_depth ();
+  return driver->step_depth == g_main_depth () - (dispatching ? 1 : 0);
 }
 
 static guint
@@ -194,12 +241,16 @@ gint64
 evl_context_driver_prepare (EvlContextDriver *driver,
                             gint64            timeout_ns)
 {
+  EvlLoopPrivate *priv = evl_loop_get_priv (driver->loop);
   gint glib_timeout = -1;
+  int saved_depth = driver->step_depth;
+  int own_poll_fd;
   gboolean ready;
   GArray *swap;
   guint i;
   gint n;
 
+  driver->step_depth = g_main_depth ();
   ready = g_main_context_prepare (driver->context, &driver->max_priority);
   for (;;)
     {
@@ -210,24 +261,31 @@ evl_context_driver_prepare (EvlContextDriver *driver,
       driver->fds_cap = n;
       driver->fds = g_renew (GPollFD, driver->fds, driver->fds_cap);
     }
+  driver->step_depth = saved_depth;
   driver->n_fds = n;
   driver->prepared = TRUE;
+
+  /* The loop's own fds may be in the context too, when the loop is also
+   * attached to it: its poll fd cannot watch itself, its wakeup fd is
+   * watched anyway. */
+  own_poll_fd = priv->backend->get_poll_fd (driver->loop);
 
   /* Diff the fd set against the previous iteration's. */
   g_array_set_size (driver->scratch, 0);
   for (i = 0; i < (guint) n; i++)
     {
       guint events = gpoll_to_evl (driver->fds[i].events);
+      int fd = driver->fds[i].fd;
       WatchedFd *w;
 
-      if (events == 0 || driver->fds[i].fd < 0)
+      if (events == 0 || fd < 0 || fd == own_poll_fd || fd == priv->wake_fd)
         continue;
-      w = find_watched (driver->scratch, driver->fds[i].fd);
+      w = find_watched (driver->scratch, fd);
       if (w != NULL)
         w->events |= events;
       else
         {
-          WatchedFd nw = { driver->fds[i].fd, events };
+          WatchedFd nw = { fd, events, FALSE };
           g_array_append_val (driver->scratch, nw);
         }
     }
@@ -236,19 +294,15 @@ evl_context_driver_prepare (EvlContextDriver *driver,
       WatchedFd *old = &g_array_index (driver->watched, WatchedFd, i);
 
       if (find_watched (driver->scratch, old->fd) == NULL)
-        set_fd_interest (driver, old->fd, 0);
+        drop_fd_interest (driver, old->fd);
     }
   for (i = 0; i < driver->scratch->len; i++)
     {
       WatchedFd *nw = &g_array_index (driver->scratch, WatchedFd, i);
       WatchedFd *old = find_watched (driver->watched, nw->fd);
-      EvlFdEntry *entry;
+      gboolean unchanged = old != NULL && old->events == nw->events && !old->refused;
 
-      if (old == NULL || old->events != nw->events)
-        set_fd_interest (driver, nw->fd, nw->events);
-      entry = evl_loop_lookup_fd (driver->loop, nw->fd, FALSE);
-      if (entry != NULL)
-        entry->ctx_revents = 0;
+      nw->refused = !set_fd_interest (driver, nw->fd, nw->events, unchanged);
     }
   swap = driver->watched;
   driver->watched = driver->scratch;
@@ -268,6 +322,7 @@ evl_context_driver_prepare (EvlContextDriver *driver,
 void
 evl_context_driver_dispatch (EvlContextDriver *driver)
 {
+  int saved_depth = driver->step_depth;
   gint i;
 
   if (!driver->prepared)
@@ -281,7 +336,17 @@ evl_context_driver_dispatch (EvlContextDriver *driver)
       pfd->revents = 0;
       if (entry != NULL && entry->ctx_refs != 0)
         pfd->revents = evl_to_gpoll (entry->ctx_revents) & (pfd->events | G_IO_ERR | G_IO_HUP);
+      else if (pfd->fd >= 0)
+        {
+          WatchedFd *w = find_watched (driver->watched, pfd->fd);
+
+          if (w != NULL && w->refused)
+            pfd->revents = G_IO_NVAL;
+        }
     }
+
+  driver->step_depth = g_main_depth ();
   if (g_main_context_check (driver->context, driver->max_priority, driver->fds, driver->n_fds))
     g_main_context_dispatch (driver->context);
+  driver->step_depth = saved_depth;
 }

@@ -111,8 +111,10 @@ void              evl_context_driver_leave   (EvlContextDriver *driver);
 gint64            evl_context_driver_prepare (EvlContextDriver *driver,
                                               gint64            timeout_ns);
 void              evl_context_driver_dispatch (EvlContextDriver *driver);
+void              evl_context_driver_suspend (EvlContextDriver *driver);
 gboolean          evl_context_driver_is_iterating (EvlContextDriver *driver,
-                                                   GMainContext     *context);
+                                                   GMainContext     *context,
+                                                   gboolean          dispatching);
 
 /* evl-loop-source.c: evloop inside GLib */
 void     evl_loop_source_fd_changed (GSource   *source,

@@ -27,8 +27,15 @@ typedef struct
   GHashTable *fd_tags;    /* fd -> tag, fallback mode only */
 } EvlLoopSource;
 
+/* Whether the source must do nothing now: the loop is closed, runs in
+ * another thread, or is itself iterating the source's context (a loop
+ * attached to the context it drives never dispatches itself recursively).
+ * GLib calls dispatch() one g_main_depth() deeper than prepare() and
+ * check(); it may also call it without a TRUE check(), when one of the
+ * fds mirrored in fallback mode polled ready. */
 static gboolean
-source_inert (EvlLoopSource *ls)
+source_inert (EvlLoopSource *ls,
+              gboolean       dispatching)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (ls->loop);
 
@@ -38,7 +45,8 @@ source_inert (EvlLoopSource *ls)
   if (priv->thread != NULL && priv->thread != g_thread_self ())
     return TRUE;
   return priv->driver != NULL &&
-         evl_context_driver_is_iterating (priv->driver, g_source_get_context (&ls->source));
+         evl_context_driver_is_iterating (priv->driver, g_source_get_context (&ls->source),
+                                          dispatching);
 }
 
 static gboolean
@@ -49,8 +57,13 @@ evl_loop_source_prepare (GSource *source,
   gint64 deadline, now;
 
   *timeout = -1;
-  if (source_inert (ls))
+  if (source_inert (ls, FALSE))
     return FALSE;
+  /* GLib iterates a context here, and the loop is not the one doing it
+   * (a modal main loop, or simply no explicit run): the loop's driven
+   * context, if any, is not polled through the loop meanwhile. */
+  if (evl_loop_get_priv (ls->loop)->driver != NULL)
+    evl_context_driver_suspend (evl_loop_get_priv (ls->loop)->driver);
   if (evl_loop_has_ready_work (ls->loop))
     {
       *timeout = 0;
@@ -76,7 +89,7 @@ evl_loop_source_check (GSource *source)
   EvlLoopSource *ls = (EvlLoopSource *) source;
   gint64 deadline;
 
-  if (source_inert (ls))
+  if (source_inert (ls, FALSE))
     return FALSE;
   if (evl_loop_has_ready_work (ls->loop))
     return TRUE;
@@ -108,7 +121,7 @@ evl_loop_source_dispatch (GSource     *source,
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
   EvlLoop *previous;
 
-  if (source_inert (ls) || !evl_loop_enter_running (loop, &previous, NULL))
+  if (source_inert (ls, TRUE) || !evl_loop_enter_running (loop, &previous, NULL))
     return G_SOURCE_CONTINUE;
 
   g_object_ref (loop);

@@ -11,10 +11,15 @@
  * loop's own: the context's fds are watched by the loop's backend next to
  * the loop's fds, and GLib's timeout caps the loop's poll timeout.
  *
- * The fd set is diffed between iterations. An fd whose events did not
- * change is still re-registered (a cheap EPOLL_CTL_MOD): GLib may have
- * closed it and watched a new file with the same number since the last
- * iteration, and epoll forgot the old file when it was closed.
+ * The fd set is diffed between iterations, so a steady application costs
+ * no epoll_ctl() per iteration. One case needs more: GLib may close an fd
+ * and watch a new file with the same number within one dispatch; the
+ * query then looks unchanged, but epoll forgot the old file when it was
+ * closed. GLib signals the context's own wakeup fd whenever its set of
+ * poll records changes, so after an iteration in which any of the
+ * context's fds polled ready, the unchanged fds are re-registered too (a
+ * cheap EPOLL_CTL_MOD each). A change is then picked up one iteration
+ * late at worst, and the wakeup fd keeps that iteration from blocking.
  *
  * The context's fds are in the backend only while GLib depends on the loop
  * to poll them: from the first iteration of an explicit run to the end of
@@ -41,6 +46,7 @@ struct _EvlContextDriver
   gint          fds_cap;
   gint          max_priority;
   gboolean      prepared;
+  gboolean      refresh;   /* a context fd polled ready: re-register the set */
 
   GArray       *watched;   /* WatchedFd: what the backend watches for GLib */
   GArray       *scratch;
@@ -302,8 +308,20 @@ evl_context_driver_prepare (EvlContextDriver *driver,
       WatchedFd *old = find_watched (driver->watched, nw->fd);
       gboolean unchanged = old != NULL && old->events == nw->events && !old->refused;
 
+      if (unchanged && !driver->refresh)
+        {
+          EvlFdEntry *entry = evl_loop_lookup_fd (driver->loop, nw->fd, FALSE);
+
+          if (entry != NULL && entry->ctx_refs != 0)
+            {
+              entry->ctx_revents = 0;
+              continue;
+            }
+          unchanged = FALSE;
+        }
       nw->refused = !set_fd_interest (driver, nw->fd, nw->events, unchanged);
     }
+  driver->refresh = FALSE;
   swap = driver->watched;
   driver->watched = driver->scratch;
   driver->scratch = swap;
@@ -335,7 +353,11 @@ evl_context_driver_dispatch (EvlContextDriver *driver)
 
       pfd->revents = 0;
       if (entry != NULL && entry->ctx_refs != 0)
-        pfd->revents = evl_to_gpoll (entry->ctx_revents) & (pfd->events | G_IO_ERR | G_IO_HUP);
+        {
+          pfd->revents = evl_to_gpoll (entry->ctx_revents) & (pfd->events | G_IO_ERR | G_IO_HUP);
+          if (pfd->revents != 0)
+            driver->refresh = TRUE;
+        }
       else if (pfd->fd >= 0)
         {
           WatchedFd *w = find_watched (driver->watched, pfd->fd);

@@ -8,8 +8,9 @@
 
 /* The loop as a GSource (PyGObject's gi/events.py and libdex's io_uring
  * source show the shape): prepare() reports ready callbacks or the next
- * timer deadline, check() looks at one fd, dispatch() runs one bounded,
- * non-blocking iteration of the loop.
+ * timer deadline, check() looks at them again (GLib itself makes the
+ * source ready when one of its fds polled ready), dispatch() runs one
+ * bounded, non-blocking iteration of the loop.
  *
  * With a backend that has a poll fd (epoll, the io_uring ring) GLib polls
  * that single fd however many fds the loop watches. Without one (poll,
@@ -96,18 +97,10 @@ evl_loop_source_check (GSource *source)
   deadline = evl_loop_get_next_deadline (ls->loop);
   if (deadline >= 0 && deadline <= evl_loop_time_ns (ls->loop))
     return TRUE;
-  if (ls->poll_tag != NULL)
-    return g_source_query_unix_fd (source, ls->poll_tag) != 0;
-  if (ls->fd_tags != NULL)
-    {
-      GHashTableIter iter;
-      gpointer tag;
-
-      g_hash_table_iter_init (&iter, ls->fd_tags);
-      while (g_hash_table_iter_next (&iter, NULL, &tag))
-        if (g_source_query_unix_fd (source, tag) != 0)
-          return TRUE;
-    }
+  /* The fds: GLib itself makes a source ready when one of its unix fds
+   * polled ready, whatever check() says. (Asking with
+   * g_source_query_unix_fd() would cost a list walk per fd: O(n^2) for the
+   * fallback's mirrored fds.) */
   return FALSE;
 }
 

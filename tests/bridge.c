@@ -909,7 +909,12 @@ count_ran_cb (gpointer data)
 static void
 count_late_cb (gpointer data)
 {
-  ((StopData *) data)->late++;
+  StopData *d = data;
+
+  /* Reached only if the remembered stop was lost: end the run anyway so
+   * that the test fails on the assertion rather than hangs. */
+  d->late++;
+  evl_loop_stop (d->loop);
 }
 
 static void
@@ -919,7 +924,6 @@ test_source_stop_remembered (void)
   StopData d = { 0 };
   GError *error = NULL;
   EvlHandle *late;
-  double start;
 
   attached_setup (&a, FALSE);
   d.loop = a.loop;
@@ -937,12 +941,10 @@ test_source_stop_remembered (void)
   /* The next explicit run does one iteration and returns. */
   evl_loop_call_soon (a.loop, count_ran_cb, &d, NULL);
   late = evl_handle_ref (evl_loop_call_later (a.loop, 5.0, count_late_cb, &d, NULL));
-  start = wall_seconds ();
   g_assert_true (evl_loop_run_forever (a.loop, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (d.ran, ==, 2);
   g_assert_cmpuint (d.late, ==, 0);
-  g_assert_cmpfloat (wall_seconds () - start, <, 4.0);
   handle_done (late);
 
   /* And the one after that runs until its own stop. */

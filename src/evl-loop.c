@@ -1023,7 +1023,11 @@ evl_loop_run_once (EvlLoop  *loop,
   if (!explicit_run || priv->ready_len > 0 || priv->stopping || g_atomic_int_get (&priv->wake_pending))
     timeout = 0;
   else if (deadline >= 0)
-    timeout = MAX (0, deadline - evl_loop_time_ns (loop));
+    {
+      /* Read the clock once: MAX() evaluates its arguments twice. */
+      now = evl_loop_time_ns (loop);
+      timeout = MAX (0, deadline - now);
+    }
 
   if (drive)
     timeout = evl_context_driver_prepare (priv->driver, timeout);

@@ -60,11 +60,12 @@ static void
 test_call_soon_fifo (void)
 {
   EvlLoop *loop;
-  GArray *log = g_array_new (FALSE, FALSE, sizeof (int));
+  GArray *log;
   Entry entries[200];
   guint i;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  log = g_array_new (FALSE, FALSE, sizeof (int));
 
   for (i = 0; i < G_N_ELEMENTS (entries); i++)
     {
@@ -206,13 +207,14 @@ static void
 test_timers_deadline_order (void)
 {
   EvlLoop *loop;
-  GArray *log = g_array_new (FALSE, FALSE, sizeof (int));
+  GArray *log;
   static const double delays[] = { 0.030, 0.010, 0.050, 0.001, 0.020, 0.040, 0.0 };
   static const int expected[] = { 6, 3, 1, 4, 0, 5, 2 };
   Timer timers[G_N_ELEMENTS (delays)];
   guint n_left = G_N_ELEMENTS (delays), i;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  log = g_array_new (FALSE, FALSE, sizeof (int));
 
   for (i = 0; i < G_N_ELEMENTS (delays); i++)
     {
@@ -235,12 +237,13 @@ static void
 test_timers_same_deadline_fifo (void)
 {
   EvlLoop *loop;
-  GArray *log = g_array_new (FALSE, FALSE, sizeof (int));
+  GArray *log;
   Timer timers[300];
   guint n_left = G_N_ELEMENTS (timers), i;
   double base;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  log = g_array_new (FALSE, FALSE, sizeof (int));
 
   /* Three deadlines, scheduled interleaved: ids are (deadline, order). */
   base = evl_loop_time (loop) + 0.01;
@@ -267,13 +270,18 @@ static void
 test_timers_asap (void)
 {
   EvlLoop *loop;
-  GArray *log = g_array_new (FALSE, FALSE, sizeof (int));
-  Entry soon = { log, 1 }, negative = { log, 2 }, past = { log, 3 }, far_past = { log, 4 };
-  Entry zero = { log, 5 };
+  GArray *log;
+  Entry soon, negative, past, far_past, zero;
   /* Due timers run by deadline: 0 (4, then 5, FIFO), now - 5, now - 1. */
   static const int expected[] = { 1, 4, 5, 3, 2 };
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  log = g_array_new (FALSE, FALSE, sizeof (int));
+  soon = (Entry) { log, 1 };
+  negative = (Entry) { log, 2 };
+  past = (Entry) { log, 3 };
+  far_past = (Entry) { log, 4 };
+  zero = (Entry) { log, 5 };
 
   /* A negative delay and a past deadline mean "as soon as possible": due in
    * the very first iteration, after the callbacks that were already ready. */
@@ -295,9 +303,10 @@ test_timers_never_early (void)
   EvlLoop *loop;
   Timer timers[60];
   guint n_left = G_N_ELEMENTS (timers), i;
-  GRand *rand = g_rand_new_with_seed (42);
+  GRand *rand;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  rand = g_rand_new_with_seed (42);
 
   for (i = 0; i < G_N_ELEMENTS (timers); i++)
     {
@@ -324,6 +333,72 @@ test_timers_never_early (void)
       evl_handle_unref (timers[i].handle);
     }
 
+  g_rand_free (rand);
+  evl_test_close_loop (loop);
+}
+
+/* Timers due within microseconds of the loop computing its poll timeout:
+ * the timeout must never come out negative (which a selector takes as
+ * "wait forever"). A helper thread wakes a loop that got stuck. */
+typedef struct
+{
+  EvlLoop *loop;
+  gint     progress;   /* atomic: runs completed */
+  gint     done;       /* atomic */
+  gint     n_stuck;    /* atomic: runs the helper had to stop */
+} TinyDelays;
+
+static void
+unstick_cb (gpointer user_data)
+{
+  evl_loop_stop (user_data);
+}
+
+static gpointer
+unstick_thread (gpointer user_data)
+{
+  TinyDelays *t = user_data;
+
+  while (!g_atomic_int_get (&t->done))
+    {
+      gint before = g_atomic_int_get (&t->progress);
+
+      g_usleep (G_USEC_PER_SEC);
+      if (!g_atomic_int_get (&t->done) && g_atomic_int_get (&t->progress) == before)
+        {
+          g_atomic_int_inc (&t->n_stuck);
+          evl_handle_unref (evl_loop_call_soon_threadsafe (t->loop, unstick_cb, t->loop, NULL));
+        }
+    }
+  return NULL;
+}
+
+static void
+test_timers_tiny_delays (void)
+{
+  EvlLoop *loop;
+  TinyDelays t = { 0 };
+  GThread *thread;
+  GRand *rand;
+  guint i, n = evl_test_under_valgrind () ? 500 : 20000;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  rand = g_rand_new_with_seed (7);
+
+  t.loop = loop;
+  thread = g_thread_new ("evl-test-unstick", unstick_thread, &t);
+  for (i = 0; i < n && !g_atomic_int_get (&t.n_stuck); i++)
+    {
+      evl_loop_call_later (loop, g_rand_double_range (rand, 0, 20e-6), stop_cb, loop, NULL);
+      run_forever (loop);
+      g_atomic_int_inc (&t.progress);
+    }
+  g_atomic_int_set (&t.done, 1);
+  g_thread_join (thread);
+  /* A wakeup posted by a late helper may still be queued. */
+  evl_test_run_once (loop);
+
+  g_assert_cmpint (t.n_stuck, ==, 0);
   g_rand_free (rand);
   evl_test_close_loop (loop);
 }
@@ -640,9 +715,10 @@ test_run_until_complete_stopped (void)
   Completer c;
   GError *error = NULL;
   Entry marker;
-  GArray *log = g_array_new (FALSE, FALSE, sizeof (int));
+  GArray *log;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  log = g_array_new (FALSE, FALSE, sizeof (int));
 
   future = evl_loop_create_future (loop);
   evl_loop_call_later (loop, 0.001, stop_cb, loop, NULL);
@@ -1111,9 +1187,10 @@ test_exception_handler (void)
 {
   EvlLoop *loop;
   ExcProbe a = { 0 }, b = { 0 }, c = { 0 };
-  GError *err = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "pipe broke");
+  GError *err;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  err = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "pipe broke");
 
   a.loop = b.loop = c.loop = loop;
   evl_loop_set_exception_handler (loop, exc_handler, &a, exc_notify);
@@ -1320,6 +1397,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Loop/timers/same-deadline-fifo", test_timers_same_deadline_fifo);
   g_test_add_func ("/Evl/Loop/timers/asap", test_timers_asap);
   g_test_add_func ("/Evl/Loop/timers/never-early", test_timers_never_early);
+  g_test_add_func ("/Evl/Loop/timers/tiny-delays", test_timers_tiny_delays);
   g_test_add_func ("/Evl/Loop/timers/cancelled-dropped", test_timers_cancelled_dropped);
   g_test_add_func ("/Evl/Loop/stop/before-run", test_stop_before_run);
   g_test_add_func ("/Evl/Loop/stop/in-callback", test_stop_in_callback);

@@ -513,7 +513,7 @@ main (int   argc,
       char *argv[])
 {
   evl_test_init (&argc, &argv);
-  evl_test_watchdog_start (60);
+  evl_test_watchdog_start (25);
 
   g_test_add_func ("/Evl/Handle/ref-unref", test_ref_unref);
   g_test_add_func ("/Evl/Handle/unref-does-not-cancel", test_unref_does_not_cancel);

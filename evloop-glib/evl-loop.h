@@ -143,4 +143,62 @@ EVL_AVAILABLE_IN_ALL
 guint      evl_loop_attach               (EvlLoop      *loop,
                                           GMainContext *context);
 
+/* Socket primitives (asyncio's sock_* methods), on every loop kind */
+EVL_AVAILABLE_IN_ALL
+void       evl_loop_sock_recv_async       (EvlLoop             *loop,
+                                           int                  fd,
+                                           gsize                max_bytes,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+EVL_AVAILABLE_IN_ALL
+GBytes    *evl_loop_sock_recv_finish      (EvlLoop             *loop,
+                                           GAsyncResult        *result,
+                                           GError             **error);
+EVL_AVAILABLE_IN_ALL
+void       evl_loop_sock_recv_into_async  (EvlLoop             *loop,
+                                           int                  fd,
+                                           guint8              *buffer,
+                                           gsize                count,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+EVL_AVAILABLE_IN_ALL
+gssize     evl_loop_sock_recv_into_finish (EvlLoop             *loop,
+                                           GAsyncResult        *result,
+                                           GError             **error);
+EVL_AVAILABLE_IN_ALL
+void       evl_loop_sock_sendall_async    (EvlLoop             *loop,
+                                           int                  fd,
+                                           GBytes              *data,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+EVL_AVAILABLE_IN_ALL
+gboolean   evl_loop_sock_sendall_finish   (EvlLoop             *loop,
+                                           GAsyncResult        *result,
+                                           GError             **error);
+EVL_AVAILABLE_IN_ALL
+void       evl_loop_sock_connect_async    (EvlLoop             *loop,
+                                           int                  fd,
+                                           GSocketAddress      *address,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+EVL_AVAILABLE_IN_ALL
+gboolean   evl_loop_sock_connect_finish   (EvlLoop             *loop,
+                                           GAsyncResult        *result,
+                                           GError             **error);
+EVL_AVAILABLE_IN_ALL
+void       evl_loop_sock_accept_async     (EvlLoop             *loop,
+                                           int                  fd,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+EVL_AVAILABLE_IN_ALL
+int        evl_loop_sock_accept_finish    (EvlLoop             *loop,
+                                           GAsyncResult        *result,
+                                           GSocketAddress     **address,
+                                           GError             **error);
+
 G_END_DECLS

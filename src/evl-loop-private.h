@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include <gio/gnetworking.h>
+
 #include "evl-handle-private.h"
 
 G_BEGIN_DECLS
@@ -19,6 +21,37 @@ enum {
   EVL_IO_ERROR = 1 << 2,
   EVL_IO_HUP   = 1 << 3,
 };
+
+/* The socket primitives (evl-loop-sock.c). Their front half (argument
+ * checks, cancellation, the GAsyncResult) is shared; a backend may do the
+ * I/O itself through the sock_submit/sock_cancel hooks below, otherwise
+ * evl-loop-sock.c does non-blocking syscalls and waits for readiness. */
+typedef enum
+{
+  EVL_SOCK_RECV,      /* up to @length bytes into @buffer */
+  EVL_SOCK_SEND,      /* up to @length bytes from @buffer (MSG_NOSIGNAL) */
+  EVL_SOCK_CONNECT,   /* to @addr/@addrlen */
+  EVL_SOCK_ACCEPT,    /* a new fd, non-blocking and close-on-exec; the
+                       * peer's address into @addr/@addrlen */
+} EvlSockKind;
+
+/* One step of a socket operation (a sendall is several SEND steps). The
+ * front half owns it and keeps it, @buffer included, valid until the
+ * backend reports the step with evl_loop_sock_done(). */
+typedef struct _EvlSockRequest
+{
+  EvlSockKind              kind;
+  int                      fd;
+  guint8                  *buffer;
+  gsize                    length;
+  struct sockaddr_storage  addr;
+  socklen_t                addrlen;
+  gpointer                 backend_data;  /* the backend's, while submitted */
+  /* Set by a backend that could not take the request back from the
+   * kernel (evl-uring-backend.c, a ring left behind by a thread change):
+   * the request and its buffer must then never be freed. */
+  gboolean                 orphaned;
+} EvlSockRequest;
 
 /* The I/O backend of a loop kind: an internal table, one per kind (the
  * selector loop, the io_uring proactor, later IOCP). The base loop owns the
@@ -52,7 +85,33 @@ typedef struct _EvlLoopBackend
 
   /* Release the backend's resources; called once, from close or finalize. */
   void     (*close)       (EvlLoop  *loop);
+
+  /* Optional, for completion-based backends (the proactor): start one step
+   * of @req in the background and report it, exactly once, with
+   * evl_loop_sock_done() from io_poll() or close() (never from inside
+   * sock_submit). NULL: the backend is readiness-based and evl-loop-sock.c
+   * does the syscalls, waiting with internal watches on EAGAIN. */
+  void     (*sock_submit) (EvlLoop        *loop,
+                           EvlSockRequest *req);
+  /* Ask a submitted @req to end early. It still reports once: -ECANCELED,
+   * or its real result if it completed first. */
+  void     (*sock_cancel) (EvlLoop        *loop,
+                           EvlSockRequest *req);
 } EvlLoopBackend;
+
+/* A backend reports a step of a socket operation: @result is the byte
+ * count (RECV, SEND), 0 (CONNECT), the new fd (ACCEPT), or -errno;
+ * -ECANCELED when cancelled or when the loop closes. */
+void      evl_loop_sock_done         (EvlLoop               *loop,
+                                      EvlSockRequest        *req,
+                                      int                    result);
+
+/* The backend table that the loop kind's class_init set. */
+static inline const EvlLoopBackend *
+evl_loop_get_backend (EvlLoop *loop)
+{
+  return (const EvlLoopBackend *) EVL_LOOP_GET_CLASS (loop)->_evl_reserved[0];
+}
 
 /* Subclasses call this from class_init. */
 void      evl_loop_class_set_backend (EvlLoopClass          *klass,

@@ -20,11 +20,16 @@
  *  - a completion-based backend (the proactor) gets each step through its
  *    sock_submit hook and reports it with evl_loop_sock_done();
  *  - otherwise (the selector loop) the step is a non-blocking syscall,
- *    tried at once; on EAGAIN the operation waits in a per-fd FIFO and an
- *    internal watch (a slot of the loop's fd table next to the user's
- *    reader and writer, so neither replaces the other) retries it when
- *    the fd is ready. The watch is removed as soon as nobody waits, as
- *    asyncio does, so a closed fd is never left in the selector.
+ *    tried at once; on EAGAIN the operation waits and an internal watch
+ *    (a slot of the loop's fd table next to the user's reader and writer,
+ *    so neither replaces the other) retries it when the fd is ready. The
+ *    watch is removed as soon as nobody waits, as asyncio does, so a
+ *    closed fd is never left in the selector.
+ *
+ * Either way operations on one fd in one direction run one at a time, in
+ * the order they were started (a FIFO per fd and direction, SockWaiters):
+ * two sendalls never interleave their bytes, two recvs get the stream in
+ * order. With the proactor only the head of a queue is with the kernel.
  *
  * A sendall is a series of SEND steps until all is sent. An operation
  * ends exactly once (SockOp.state == OP_DONE), with its result, with
@@ -69,8 +74,8 @@ struct _SockOp
   OpState         state;
   ConnectPhase    connect_phase;
   gboolean        cancel_requested;
-  SockWaiters    *waiters;      /* OP_WAITING: the queue */
-  GList           link;         /* OP_WAITING: our node in it */
+  SockWaiters    *waiters;      /* the (fd, direction) queue it is in, if any */
+  GList           link;         /* our node in it */
 };
 
 struct _SockWaiters
@@ -197,6 +202,11 @@ sock_op_finish (SockOp *sop,
 
   g_assert (sop->state != OP_DONE);
   sop->state = OP_DONE;
+  if (sop->waiters != NULL)
+    {
+      g_queue_unlink (&sop->waiters->queue, &sop->link);
+      sop->waiters = NULL;
+    }
   if (sop->cancel_id != 0)
     {
       g_cancellable_disconnect (sop->cancellable, sop->cancel_id);
@@ -451,7 +461,8 @@ release_if_idle (SockWaiters *w)
   sock_fd_unref (sfd);
 }
 
-/* The internal watch fired: retry the waiting operations in order. */
+/* The internal watch fired: retry the waiting operations in order (each
+ * leaves the queue when it ends). */
 static void
 waiters_ready (gpointer data)
 {
@@ -459,20 +470,8 @@ waiters_ready (gpointer data)
   GList *l;
 
   while ((l = w->queue.head) != NULL)
-    {
-      SockOp *sop = l->data;
-
-      g_queue_unlink (&w->queue, l);
-      sop->state = OP_STARTING;
-      sop->waiters = NULL;
-      if (!try_steps (sop))
-        {
-          sop->state = OP_WAITING;
-          sop->waiters = w;
-          g_queue_push_head_link (&w->queue, l);
-          return;
-        }
-    }
+    if (!try_steps (l->data))
+      return;
   release_if_idle (w);
 }
 
@@ -492,8 +491,6 @@ waiters_dropped (gpointer data)
         {
           SockOp *sop = l->data;
 
-          g_queue_unlink (&w->queue, l);
-          sop->waiters = NULL;
           sop->cancel_requested = TRUE;
           sock_op_finish (sop, -ECANCELED);
         }
@@ -564,10 +561,15 @@ do_cancel (gpointer data)
       break;
     case OP_WAITING:
       w = sop->waiters;
-      g_queue_unlink (&w->queue, &sop->link);
-      sop->waiters = NULL;
+      /* Readiness: waiting for the fd; proactor: behind the queue's
+       * head, not submitted yet. */
+      w->sfd->ref_count++;
       sock_op_finish (sop, -ECANCELED);
-      release_if_idle (w);
+      if (w->watching)
+        release_if_idle (w);
+      else
+        forget_if_idle (w->sfd);
+      sock_fd_unref (w->sfd);
       break;
     case OP_STARTING:
     case OP_DONE:
@@ -641,6 +643,83 @@ sock_op_check_nonblocking (SockOp *sop)
   return FALSE;
 }
 
+/* ---------------------------------------------------------------------- */
+/* the completion back half */
+
+/* Hands the head of @w's queue to the backend once the previous head has
+ * ended; on a closed loop everything still queued ends (cancelled). */
+static void
+completion_next (SockWaiters *w)
+{
+  SockFd *sfd = w->sfd;
+  GList *l;
+
+  sfd->ref_count++;
+  while ((l = w->queue.head) != NULL)
+    {
+      SockOp *sop = l->data;
+
+      if (sop->state != OP_WAITING)
+        break;
+      if (evl_loop_is_closed (sop->loop))
+        {
+          sop->cancel_requested = TRUE;
+          sock_op_finish (sop, -ECANCELED);
+          continue;
+        }
+      sop->state = OP_SUBMITTED;
+      evl_loop_get_backend (sop->loop)->sock_submit (sop->loop, &sop->req);
+      break;
+    }
+  forget_if_idle (sfd);
+  sock_fd_unref (sfd);
+}
+
+static void
+completion_start (SockOp *sop)
+{
+  gboolean writer = sop->req.kind == EVL_SOCK_SEND || sop->req.kind == EVL_SOCK_CONNECT;
+  SockWaiters *w;
+
+  if (sop->req.kind == EVL_SOCK_SEND && sop->total == 0)
+    {
+      sock_op_finish (sop, 0);
+      return;
+    }
+  w = lookup_waiters (sop->loop, sop->req.fd, writer, TRUE);
+  sop->waiters = w;
+  sop->state = OP_WAITING;
+  g_queue_push_tail_link (&w->queue, &sop->link);
+  if (w->queue.length == 1)
+    completion_next (w);
+}
+
+void
+evl_loop_sock_done (EvlLoop        *loop,
+                    EvlSockRequest *req,
+                    int             result)
+{
+  SockOp *sop = (SockOp *) req;
+  SockWaiters *w = sop->waiters;
+
+  g_return_if_fail (sop->state == OP_SUBMITTED);
+
+  req->backend_data = NULL;
+  sop->state = OP_STARTING;
+  if (step_result (sop, result))
+    {
+      /* A sendall with more to send. */
+      if (!evl_loop_is_closed (loop))
+        {
+          sop->state = OP_SUBMITTED;
+          evl_loop_get_backend (loop)->sock_submit (loop, req);
+          return;
+        }
+      sock_op_finish (sop, -ECANCELED);
+    }
+  completion_next (w);
+}
+
 static void
 sock_op_start (SockOp *sop)
 {
@@ -650,39 +729,9 @@ sock_op_start (SockOp *sop)
     sop->cancel_id = g_cancellable_connect (sop->cancellable, G_CALLBACK (on_cancelled), sop, NULL);
 
   if (backend->sock_submit != NULL)
-    {
-      if (sop->req.kind == EVL_SOCK_SEND && sop->total == 0)
-        {
-          sock_op_finish (sop, 0);
-          return;
-        }
-      sop->state = OP_SUBMITTED;
-      backend->sock_submit (sop->loop, &sop->req);
-    }
+    completion_start (sop);
   else
     readiness_start (sop);
-}
-
-void
-evl_loop_sock_done (EvlLoop        *loop,
-                    EvlSockRequest *req,
-                    int             result)
-{
-  SockOp *sop = (SockOp *) req;
-
-  g_return_if_fail (sop->state == OP_SUBMITTED);
-
-  req->backend_data = NULL;
-  sop->state = OP_STARTING;
-  if (!step_result (sop, result))
-    return;
-  if (evl_loop_is_closed (loop))
-    {
-      sock_op_finish (sop, -ECANCELED);
-      return;
-    }
-  sop->state = OP_SUBMITTED;
-  evl_loop_get_backend (loop)->sock_submit (loop, req);
 }
 
 /**

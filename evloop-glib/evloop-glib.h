@@ -20,4 +20,6 @@
 # include "evl-proactor-loop.h"
 # include "evl-loop-policy.h"
 # include "evl-default-loop-policy.h"
+# include "evl-protocol.h"
+# include "evl-transport.h"
 #undef EVL_INSIDE

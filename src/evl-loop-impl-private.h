@@ -65,6 +65,7 @@ typedef struct
   EvlHandle      **signal_handlers; /* indexed by signal number */
 
   gboolean      closed;
+  GQueue        close_hooks;        /* EvlLoopCloseHook, run by close */
   gboolean      stopping;
   guint         run_depth;          /* explicit runs on the stack */
   guint         dispatch_depth;     /* GSource dispatches on the stack */

@@ -162,6 +162,29 @@ gboolean  evl_loop_remove_internal_watch (EvlLoop               *loop,
                                           int                    fd,
                                           gboolean               writer);
 
+/* A callback run once when the loop closes: from evl_loop_close() (or
+ * dispose), on the loop's thread, after the pending callbacks were dropped
+ * and with the loop already closed (so an EvlOperation completed from it
+ * delivers at once). For work that other threads finish (the executor,
+ * signals emitted elsewhere) and so has no handle the loop could drop. The
+ * caller embeds the struct, sets @func and @data, and adds and removes it
+ * on the loop's thread; a hook is removed before its @func runs, and
+ * removing one that is not added does nothing. */
+typedef struct _EvlLoopCloseHook
+{
+  EvlCallback  func;
+  gpointer     data;
+  /*< private >*/
+  GList        link;
+  gboolean     added;
+} EvlLoopCloseHook;
+
+/* FALSE (and the hook is not added) when the loop is closed already. */
+gboolean  evl_loop_add_close_hook    (EvlLoop               *loop,
+                                      EvlLoopCloseHook      *hook);
+void      evl_loop_remove_close_hook (EvlLoop               *loop,
+                                      EvlLoopCloseHook      *hook);
+
 /* The thread that runs the loop now, or NULL. */
 GThread  *evl_loop_get_running_thread (EvlLoop              *loop);
 

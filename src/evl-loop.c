@@ -1377,6 +1377,49 @@ drop_everything (EvlLoop        *loop,
     }
 }
 
+gboolean
+evl_loop_add_close_hook (EvlLoop          *loop,
+                         EvlLoopCloseHook *hook)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+
+  g_return_val_if_fail (!hook->added, FALSE);
+
+  if (priv->closed)
+    return FALSE;
+  hook->link.data = hook;
+  hook->link.prev = hook->link.next = NULL;
+  g_queue_push_tail_link (&priv->close_hooks, &hook->link);
+  hook->added = TRUE;
+  return TRUE;
+}
+
+void
+evl_loop_remove_close_hook (EvlLoop          *loop,
+                            EvlLoopCloseHook *hook)
+{
+  if (!hook->added)
+    return;
+  g_queue_unlink (&evl_loop_get_priv (loop)->close_hooks, &hook->link);
+  hook->added = FALSE;
+}
+
+/* Each hook leaves the queue before it runs, so it may free itself, and
+ * remove (or, refused, add) others. */
+static void
+run_close_hooks (EvlLoopPrivate *priv)
+{
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (&priv->close_hooks)) != NULL)
+    {
+      EvlLoopCloseHook *hook = link->data;
+
+      hook->added = FALSE;
+      hook->func (hook->data);
+    }
+}
+
 /**
  * evl_loop_close:
  * @loop: a loop
@@ -1411,6 +1454,7 @@ evl_loop_close (EvlLoop  *loop,
   priv->closed = TRUE;
   evl_loop_source_detach_all (loop);
   drop_everything (loop, priv);
+  run_close_hooks (priv);
   if (priv->driver != NULL)
     g_clear_pointer (&priv->driver, evl_context_driver_free);
   /* A second pass for what notifies may have added before they saw the

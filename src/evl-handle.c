@@ -141,6 +141,9 @@ evl_handle_cancel (EvlHandle *handle)
  * evl_handle_is_cancelled:
  * @handle: a handle
  *
+ * Checks whether the handle was cancelled, as asyncio's
+ * `Handle.cancelled()`.
+ *
  * Returns: whether [method@Evl.Handle.cancel] was called on @handle
  */
 gboolean
@@ -154,6 +157,8 @@ evl_handle_is_cancelled (EvlHandle *handle)
 /**
  * evl_handle_get_when:
  * @handle: a handle
+ *
+ * Gets the deadline of a timer handle, as asyncio's `TimerHandle.when()`.
  *
  * Returns: the loop time (see [method@Evl.Loop.time]) at which a timer
  *   handle is due, or a negative number for a handle from

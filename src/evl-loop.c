@@ -51,6 +51,13 @@ G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (EvlLoop, evl_loop, G_TYPE_OBJECT)
 
 static _Thread_local EvlLoop *running_loop;
 
+/**
+ * evl_loop_error_quark:
+ *
+ * Gets the error domain of [error@Evl.LoopError], `EVL_LOOP_ERROR`.
+ *
+ * Returns: the quark of the `EVL_LOOP_ERROR` domain
+ */
 G_DEFINE_QUARK (evl-loop-error-quark, evl_loop_error)
 
 EvlLoopPrivate *
@@ -1256,6 +1263,9 @@ evl_loop_stop (EvlLoop *loop)
  * evl_loop_is_running:
  * @loop: a loop
  *
+ * Checks whether the loop is running, as asyncio's `loop.is_running()`.
+ * Works on a closed loop.
+ *
  * Returns: whether the loop is running (in any thread), including while a
  *   GMainContext it is attached to dispatches it
  */
@@ -1276,6 +1286,11 @@ evl_loop_get_running_thread (EvlLoop *loop)
 /**
  * evl_get_running_loop:
  *
+ * Gets the loop that runs in the calling thread, as asyncio's
+ * `get_running_loop()` (which raises where this returns %NULL). A loop
+ * attached to a [struct@GLib.MainContext] counts as running while the
+ * context dispatches it.
+ *
  * Returns: (transfer none) (nullable): the loop running in the calling
  *   thread (the innermost one), or %NULL
  */
@@ -1288,6 +1303,8 @@ evl_get_running_loop (void)
 /**
  * evl_loop_is_closed:
  * @loop: a loop
+ *
+ * Checks whether the loop is closed, as asyncio's `loop.is_closed()`.
  *
  * Returns: whether [method@Evl.Loop.close] was called
  */
@@ -1618,6 +1635,8 @@ evl_loop_set_debug (EvlLoop  *loop,
  * evl_loop_get_debug:
  * @loop: a loop
  *
+ * Gets whether debug mode is on (see [method@Evl.Loop.set_debug]).
+ *
  * Returns: whether debug mode is on
  */
 gboolean
@@ -1657,6 +1676,9 @@ evl_loop_set_slow_callback_duration (EvlLoop *loop,
  * evl_loop_get_slow_callback_duration:
  * @loop: a loop
  *
+ * Gets the duration above which debug mode reports a callback as slow
+ * (see [method@Evl.Loop.set_slow_callback_duration]).
+ *
  * Returns: the slow-callback threshold of debug mode, in seconds
  */
 double
@@ -1670,6 +1692,10 @@ evl_loop_get_slow_callback_duration (EvlLoop *loop)
 /**
  * evl_loop_get_context:
  * @loop: a loop
+ *
+ * Gets the [struct@GLib.MainContext] given as [property@Evl.Loop:context]
+ * when the loop was made: the context that the loop polls and dispatches
+ * while it runs ("GLib inside evloop").
  *
  * Returns: (transfer none) (nullable): the GMainContext the loop drives
  *   while it runs, or %NULL

@@ -182,7 +182,7 @@ evl_selector_loop_class_init (EvlSelectorLoopClass *klass)
    * EvlSelectorLoop:selector:
    *
    * The selector the loop waits with; %NULL at construction picks the best
-   * one for the platform ([func@Evl.Selector.new_default]).
+   * one for the platform ([ctor@Evl.Selector.new_default]).
    */
   properties[PROP_SELECTOR] =
     g_param_spec_object ("selector", NULL, NULL, EVL_TYPE_SELECTOR,
@@ -222,6 +222,9 @@ evl_selector_loop_new (EvlSelector *selector)
 /**
  * evl_selector_loop_get_selector:
  * @self: a selector loop
+ *
+ * Gets the selector the loop waits on, the one given to
+ * [ctor@Evl.SelectorLoop.new] or the platform's best.
  *
  * Returns: (transfer none) (nullable): the loop's selector, or %NULL once
  *   the loop is closed

@@ -40,7 +40,7 @@ G_DECLARE_DERIVABLE_TYPE (EvlSelector, evl_selector, EVL, SELECTOR, GObject)
  *   the arguments and keeps the key table)
  * @modify_fd: change the events watched on @fd from @old_events to @events
  * @unregister_fd: stop watching @fd (which may be closed already)
- * @select: wait up to @timeout_ns nanoseconds (-1: no limit, 0: do not
+ * @select: wait up to @timeout nanoseconds (-1: no limit, 0: do not
  *   block) and store at most @n_events ready events in @events; return
  *   their number, or -1 with @error set
  * @get_fd: return a file descriptor that becomes readable when the selector
@@ -65,7 +65,7 @@ struct _EvlSelectorClass
                              int               fd,
                              EvlEventFlags     old_events);
   int      (*select)        (EvlSelector      *self,
-                             gint64            timeout_ns,
+                             gint64            timeout,
                              EvlSelectorEvent *events,
                              guint             n_events,
                              GError          **error);
@@ -110,7 +110,7 @@ int           evl_selector_select       (EvlSelector      *self,
                                          GError          **error);
 EVL_AVAILABLE_IN_ALL
 int           evl_selector_select_ns    (EvlSelector      *self,
-                                         gint64            timeout_ns,
+                                         gint64            timeout,
                                          EvlSelectorEvent *events,
                                          guint             n_events,
                                          GError          **error);

@@ -26,7 +26,7 @@
  *
  * The concrete selectors are [class@Evl.EpollSelector] (Linux),
  * [class@Evl.PollSelector] and [class@Evl.SelectSelector];
- * [func@Evl.Selector.new_default] picks the best one for the platform.
+ * [ctor@Evl.Selector.new_default] picks the best one for the platform.
  * A selector is used from one thread at a time.
  */
 
@@ -518,7 +518,7 @@ select_internal (EvlSelector       *self,
  *   negative value waits until an event arrives
  * @events: (out caller-allocates) (array length=n_events): an array that
  *   receives the ready file descriptors
- * @n_events: the length of @events, at least 1
+ * @n_events: (in): the length of @events, at least 1
  * @error: return location for a #GError
  *
  * Waits until some registered file descriptors are ready or @timeout
@@ -568,11 +568,11 @@ evl_selector_select (EvlSelector       *self,
 /**
  * evl_selector_select_ns: (virtual select)
  * @self: a selector
- * @timeout_ns: the longest time to wait, in nanoseconds; 0 does not block
+ * @timeout: the longest time to wait, in nanoseconds; 0 does not block
  *   and -1 waits until an event arrives
  * @events: (out caller-allocates) (array length=n_events): an array that
  *   receives the ready file descriptors
- * @n_events: the length of @events, at least 1
+ * @n_events: (in): the length of @events, at least 1
  * @error: return location for a #GError
  *
  * Like [method@Evl.Selector.select], with the timeout in nanoseconds.
@@ -582,7 +582,7 @@ evl_selector_select (EvlSelector       *self,
  */
 int
 evl_selector_select_ns (EvlSelector       *self,
-                        gint64             timeout_ns,
+                        gint64             timeout,
                         EvlSelectorEvent  *events,
                         guint              n_events,
                         GError           **error)
@@ -592,7 +592,7 @@ evl_selector_select_ns (EvlSelector       *self,
   g_return_val_if_fail (n_events > 0, -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  return select_internal (self, timeout_ns, events, n_events, FALSE, error);
+  return select_internal (self, timeout, events, n_events, FALSE, error);
 }
 
 int

@@ -815,7 +815,7 @@ evl_loop_sock_recv_finish (EvlLoop       *loop,
 }
 
 /**
- * evl_loop_sock_recv_into_async:
+ * evl_loop_sock_recv_into_async: (skip)
  * @loop: a loop
  * @fd: a connected socket
  * @buffer: (array length=count) (element-type guint8): where to put the
@@ -831,6 +831,11 @@ evl_loop_sock_recv_finish (EvlLoop       *loop,
  * write into @buffer while the operation is pending. Get the result with
  * [method@Evl.Loop.sock_recv_into_finish]. The rules of
  * [method@Evl.Loop.sock_recv_async] apply.
+ *
+ * Not available to Python and JavaScript, which cannot keep @buffer alive
+ * and unmoved while the operation is pending: use
+ * [method@Evl.Loop.sock_recv_async] there. (Vala has it, as an `async`
+ * method.)
  */
 void
 evl_loop_sock_recv_into_async (EvlLoop             *loop,
@@ -857,7 +862,7 @@ evl_loop_sock_recv_into_async (EvlLoop             *loop,
 }
 
 /**
- * evl_loop_sock_recv_into_finish:
+ * evl_loop_sock_recv_into_finish: (skip)
  * @loop: a loop
  * @result: the #GAsyncResult passed to the callback
  * @error: return location for a #GError

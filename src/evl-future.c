@@ -570,7 +570,7 @@ evl_future_add_done_callback (EvlFuture         *future,
 }
 
 /**
- * evl_future_remove_done_callback:
+ * evl_future_remove_done_callback: (skip)
  * @future: a future
  * @callback: (scope call): the callback given to
  *   [method@Evl.Future.add_done_callback]
@@ -580,6 +580,10 @@ evl_future_add_done_callback (EvlFuture         *future,
  * @user_data and runs their notify functions. Callbacks already scheduled
  * (because the future is done) are no longer registered and are not
  * removed.
+ *
+ * Not available to Python and JavaScript: a callback from those languages
+ * is a new C function pointer on each call, so it never matches. (Vala,
+ * which passes the same function and target, has it.)
  *
  * Returns: the number of callbacks removed
  */

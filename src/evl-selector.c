@@ -512,7 +512,7 @@ select_internal (EvlSelector       *self,
 }
 
 /**
- * evl_selector_select:
+ * evl_selector_select: (skip)
  * @self: a selector
  * @timeout: the longest time to wait, in seconds; 0 does not block and a
  *   negative value waits until an event arrives
@@ -529,6 +529,10 @@ select_internal (EvlSelector       *self,
  * the others.
  *
  * An interrupted wait (a signal arrived) is not an error: it returns 0.
+ *
+ * Not available to Python and JavaScript, which cannot pass a
+ * caller-allocated array of structures (Vala has it). For the same reason
+ * selectors are implemented in C or Vala, not in those languages.
  *
  * Returns: the number of events stored (0 on timeout), or -1 with @error
  *   set
@@ -566,7 +570,7 @@ evl_selector_select (EvlSelector       *self,
 }
 
 /**
- * evl_selector_select_ns: (virtual select)
+ * evl_selector_select_ns: (virtual select) (skip)
  * @self: a selector
  * @timeout: the longest time to wait, in nanoseconds; 0 does not block
  *   and -1 waits until an event arrives

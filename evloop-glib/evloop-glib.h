@@ -22,4 +22,8 @@
 # include "evl-default-loop-policy.h"
 # include "evl-protocol.h"
 # include "evl-transport.h"
+# include "evl-server.h"
+# include "evl-subprocess-protocol.h"
+# include "evl-subprocess-transport.h"
+# include "evl-loop-net.h"
 #undef EVL_INSIDE

@@ -24,7 +24,7 @@ void     evl_transport_set_flow_funcs        (EvlTransport                *self,
 
 /* The fd behind the transport, for get_fd(); for a socket, the local and
  * peer addresses are read now (the peer's is gone once it hangs up).
- * -1: none. The base class never closes it. */
+ * -1: closed (the addresses are kept). The base class never closes it. */
 void     evl_transport_set_fd                (EvlTransport                *self,
                                               int                          fd);
 

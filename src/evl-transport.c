@@ -292,10 +292,10 @@ evl_transport_set_fd (EvlTransport *self,
   socklen_t len;
 
   priv->fd = fd;
+  if (fd < 0)
+    return;   /* closed: the addresses stay known, as in asyncio */
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->peer_address);
-  if (fd < 0)
-    return;
   len = sizeof ss;
   if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0 && len > 0 && len <= sizeof ss)
     priv->local_address = g_socket_address_new_from_native (&ss, len);

@@ -1,0 +1,749 @@
+/* evl-loop-net.c: connections, servers and pipes on an EvlLoop
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+
+#include "evl-loop-private.h"
+#include "evl-net-private.h"
+#include "evl-operation-private.h"
+
+/* asyncio's base_events.py create_connection/create_server and
+ * unix_events.py create_unix_*, connect_*_pipe. Every step that waits
+ * (resolving, connecting) completes from the loop's own dispatch: no
+ * GMainContext needs to be iterated. */
+
+/* ---------------------------------------------------------------------- */
+/* helpers */
+
+int
+evl_net_socket (int      family,
+                int      type,
+                GError **error)
+{
+  int fd = socket (family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create a socket: %s; close unused files or raise the limit"),
+                   g_strerror (errsv));
+    }
+  return fd;
+}
+
+static gboolean
+check_loop (EvlLoop  *loop,
+            GError  **error)
+{
+  if (!evl_loop_is_closed (loop))
+    return TRUE;
+  g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                       _("The event loop is closed; create a new loop to run more work"));
+  return FALSE;
+}
+
+typedef struct
+{
+  EvlProtocolFactory factory;
+  gpointer           data;
+  GDestroyNotify     notify;
+} Factory;
+
+static void
+factory_clear (Factory *f)
+{
+  GDestroyNotify notify = f->notify;
+
+  f->factory = NULL;
+  f->notify = NULL;
+  if (notify != NULL)
+    notify (f->data);
+  f->data = NULL;
+}
+
+typedef struct
+{
+  EvlTransport *transport;
+  GObject      *protocol;
+} ConnectionResult;
+
+static void
+connection_result_free (gpointer data)
+{
+  ConnectionResult *r = data;
+
+  g_clear_object (&r->transport);
+  g_clear_object (&r->protocol);
+  g_free (r);
+}
+
+/* Makes the protocol and the transport of a connected @fd (taken), calls
+ * connection_made and completes @op with them. */
+static void
+start_stream (EvlLoop        *loop,
+              int             fd,
+              EvlStreamFlags  flags,
+              Factory        *factory,
+              EvlOperation   *op)
+{
+  EvlProtocol *protocol = factory->factory (factory->data);
+  EvlStreamTransport *transport;
+  ConnectionResult *r;
+
+  if (protocol == NULL || !EVL_IS_PROTOCOL (protocol))
+    {
+      close (fd);
+      g_clear_object (&protocol);
+      evl_operation_return_error (op, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+                                                           _("The protocol factory returned no EvlProtocol; "
+                                                             "return a new object that implements it")));
+      return;
+    }
+  transport = evl_stream_transport_new (loop, fd, flags, G_OBJECT (protocol));
+  evl_stream_transport_start (transport);
+  r = g_new0 (ConnectionResult, 1);
+  r->transport = EVL_TRANSPORT (transport);
+  r->protocol = G_OBJECT (protocol);
+  evl_operation_return_pointer (op, r, connection_result_free);
+}
+
+static EvlTransport *
+connection_finish (EvlLoop       *loop,
+                   GAsyncResult  *result,
+                   gpointer       tag,
+                   EvlProtocol  **protocol,
+                   GError       **error)
+{
+  ConnectionResult *r;
+  EvlTransport *transport;
+
+  if (protocol != NULL)
+    *protocol = NULL;
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (evl_operation_is_valid (result, loop, tag), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  r = evl_operation_propagate_pointer (EVL_OPERATION (result), error);
+  if (r == NULL)
+    return NULL;
+  transport = g_steal_pointer (&r->transport);
+  if (protocol != NULL)
+    *protocol = EVL_PROTOCOL (g_steal_pointer (&r->protocol));
+  connection_result_free (r);
+  return transport;
+}
+
+/* ---------------------------------------------------------------------- */
+/* create_connection, create_unix_connection */
+
+typedef struct
+{
+  EvlLoop        *loop;
+  EvlOperation   *op;
+  Factory         factory;
+  char           *host;
+  guint16         port;
+  GSocketAddress *local_address;
+  GCancellable   *cancellable;
+  GList          *addresses;    /* GSocketAddress */
+  GList          *next;
+  int             fd;
+  GError         *first_error;
+} Connect;
+
+static void
+connect_free (Connect *c)
+{
+  if (c->fd >= 0)
+    close (c->fd);
+  factory_clear (&c->factory);
+  g_free (c->host);
+  g_clear_object (&c->local_address);
+  g_clear_object (&c->cancellable);
+  g_list_free_full (c->addresses, g_object_unref);
+  g_clear_error (&c->first_error);
+  g_clear_object (&c->op);
+  g_free (c);
+}
+
+static void
+connect_fail (Connect *c,
+              GError  *error)
+{
+  evl_operation_return_error (c->op, error);
+  connect_free (c);
+}
+
+static void connect_next (Connect *c);
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Connect *c = data;
+  GError *error = NULL;
+  GSocketAddress *address = c->next != NULL ? c->next->data : NULL;
+
+  if (!evl_loop_sock_connect_finish (c->loop, result, &error))
+    {
+      close (c->fd);
+      c->fd = -1;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+          g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
+        {
+          connect_fail (c, error);
+          return;
+        }
+      if (c->first_error == NULL)
+        c->first_error = error;
+      else
+        g_error_free (error);
+      c->next = c->next->next;
+      connect_next (c);
+      return;
+    }
+
+  if (G_IS_INET_SOCKET_ADDRESS (address))
+    {
+      int one = 1;
+
+      /* asyncio's _set_nodelay: no Nagle delay on small writes. */
+      setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+  start_stream (c->loop, c->fd, EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
+                &c->factory, c->op);
+  c->fd = -1;
+  connect_free (c);
+}
+
+static gboolean
+bind_local (int             fd,
+            GSocketAddress *address,
+            GError        **error)
+{
+  struct sockaddr_storage ss;
+  gssize size = g_socket_address_get_native_size (address);
+
+  if (size <= 0 || !g_socket_address_to_native (address, &ss, sizeof ss, error))
+    return FALSE;
+  if (bind (fd, (struct sockaddr *) &ss, size) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot bind to the local address: %s; pick another address or port"),
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Tries the next address (asyncio tries every address in turn). */
+static void
+connect_next (Connect *c)
+{
+  GError *error = NULL;
+
+  while (c->next != NULL)
+    {
+      GSocketAddress *address = c->next->data;
+      GSocketFamily family = g_socket_address_get_family (address);
+
+      if (c->local_address != NULL &&
+          g_socket_address_get_family (c->local_address) != family)
+        {
+          c->next = c->next->next;
+          continue;
+        }
+      c->fd = evl_net_socket (family, SOCK_STREAM, &error);
+      if (c->fd >= 0 && c->local_address != NULL && !bind_local (c->fd, c->local_address, &error))
+        {
+          close (c->fd);
+          c->fd = -1;
+        }
+      if (c->fd < 0)
+        {
+          if (c->first_error == NULL)
+            c->first_error = error;
+          else
+            g_error_free (error);
+          error = NULL;
+          c->next = c->next->next;
+          continue;
+        }
+      evl_loop_sock_connect_async (c->loop, c->fd, address, c->cancellable, connected_cb, c);
+      return;
+    }
+
+  if (c->first_error != NULL)
+    error = g_steal_pointer (&c->first_error);
+  else if (c->local_address != NULL)
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         _("“%s” has no address of the local address’s family; "
+                           "pass a local address of the same family"), c->host);
+  else
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         _("“%s” has no address; check the host name"), c->host);
+  connect_fail (c, error);
+}
+
+static void
+connect_resolved (GList    *addresses,
+                  GError   *error,
+                  gpointer  data)
+{
+  Connect *c = data;
+  GList *l;
+
+  if (error == NULL)
+    g_cancellable_set_error_if_cancelled (c->cancellable, &error);
+  if (error != NULL)
+    {
+      g_list_free_full (addresses, g_object_unref);
+      connect_fail (c, error);
+      return;
+    }
+  for (l = addresses; l != NULL; l = l->next)
+    c->addresses = g_list_prepend (c->addresses, g_inet_socket_address_new (l->data, c->port));
+  c->addresses = g_list_reverse (c->addresses);
+  c->next = c->addresses;
+  g_list_free_full (addresses, g_object_unref);
+  connect_next (c);
+}
+
+static Connect *
+connect_new (EvlLoop             *loop,
+             gpointer             tag,
+             EvlProtocolFactory   factory,
+             gpointer             factory_data,
+             GDestroyNotify       factory_notify,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  Connect *c = g_new0 (Connect, 1);
+  GError *error = NULL;
+
+  c->loop = loop;
+  c->op = evl_operation_new (loop, tag, callback, user_data);
+  c->factory.factory = factory;
+  c->factory.data = factory_data;
+  c->factory.notify = factory_notify;
+  c->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  c->fd = -1;
+  if (!check_loop (loop, &error) || g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      connect_fail (c, error);
+      return NULL;
+    }
+  return c;
+}
+
+static void
+create_connection (EvlLoop             *loop,
+                   gpointer             tag,
+                   EvlProtocolFactory   factory,
+                   gpointer             factory_data,
+                   GDestroyNotify       factory_notify,
+                   const char          *host,
+                   guint16              port,
+                   GSocketAddress      *local_address,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
+{
+  Connect *c = connect_new (loop, tag, factory, factory_data, factory_notify,
+                            cancellable, callback, user_data);
+
+  if (c == NULL)
+    return;
+  c->host = g_strdup (host);
+  c->port = port;
+  c->local_address = local_address != NULL ? g_object_ref (local_address) : NULL;
+  evl_net_resolve (loop, host, cancellable, connect_resolved, c);
+}
+
+/**
+ * evl_loop_create_connection_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the connection's protocol
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data once the factory is no
+ *   longer needed
+ * @host: a host name or a numeric IPv4 or IPv6 address
+ * @port: the TCP port
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when connected
+ * @user_data: data for @callback
+ *
+ * Opens a TCP connection to @host and @port, as asyncio's
+ * `loop.create_connection()`: the name is resolved (numeric addresses
+ * directly, names with #GResolver in a worker thread, so that no
+ * GMainContext needs to be iterated), every address is tried in turn
+ * until one connects, then @factory makes the protocol and its
+ * `connection_made` runs, before @callback. Get the transport with
+ * [method@Evl.Loop.create_connection_finish].
+ *
+ * A refused connection fails with %G_IO_ERROR_CONNECTION_REFUSED (the
+ * error of the first address when all fail), cancellation with
+ * %G_IO_ERROR_CANCELLED, a closed loop with %EVL_LOOP_ERROR_CLOSED.
+ */
+void
+evl_loop_create_connection_async (EvlLoop             *loop,
+                                  EvlProtocolFactory   factory,
+                                  gpointer             factory_data,
+                                  GDestroyNotify       factory_notify,
+                                  const char          *host,
+                                  guint16              port,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  create_connection (loop, evl_loop_create_connection_async, factory, factory_data,
+                     factory_notify, host, port, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_create_connection_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (transfer full) (optional) (nullable): the connection's
+ *   protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_connection_async]. The transport is
+ * open and its protocol has seen `connection_made`.
+ *
+ * Returns: (transfer full): the transport, or %NULL with @error set
+ */
+EvlTransport *
+evl_loop_create_connection_finish (EvlLoop       *loop,
+                                   GAsyncResult  *result,
+                                   EvlProtocol  **protocol,
+                                   GError       **error)
+{
+  return connection_finish (loop, result, evl_loop_create_connection_async, protocol, error);
+}
+
+/**
+ * evl_loop_create_connection_full_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the connection's protocol
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data
+ * @host: a host name or a numeric IPv4 or IPv6 address
+ * @port: the TCP port
+ * @local_address: (nullable): the local address to bind to first
+ *   (asyncio's `local_addr`); only the remote addresses of its family are
+ *   tried
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when connected
+ * @user_data: data for @callback
+ *
+ * [method@Evl.Loop.create_connection_async] with more options. Finish
+ * with [method@Evl.Loop.create_connection_full_finish].
+ */
+void
+evl_loop_create_connection_full_async (EvlLoop             *loop,
+                                       EvlProtocolFactory   factory,
+                                       gpointer             factory_data,
+                                       GDestroyNotify       factory_notify,
+                                       const char          *host,
+                                       guint16              port,
+                                       GSocketAddress      *local_address,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (local_address == NULL || G_IS_SOCKET_ADDRESS (local_address));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  create_connection (loop, evl_loop_create_connection_full_async, factory, factory_data,
+                     factory_notify, host, port, local_address, cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_create_connection_full_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (transfer full) (optional) (nullable): the connection's
+ *   protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_connection_full_async].
+ *
+ * Returns: (transfer full): the transport, or %NULL with @error set
+ */
+EvlTransport *
+evl_loop_create_connection_full_finish (EvlLoop       *loop,
+                                        GAsyncResult  *result,
+                                        EvlProtocol  **protocol,
+                                        GError       **error)
+{
+  return connection_finish (loop, result, evl_loop_create_connection_full_async, protocol, error);
+}
+
+/**
+ * evl_loop_create_unix_connection_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the connection's protocol
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data
+ * @path: (type filename): the path of a Unix-domain stream socket
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when connected
+ * @user_data: data for @callback
+ *
+ * Connects to the Unix-domain socket at @path, as asyncio's
+ * `loop.create_unix_connection()`; otherwise as
+ * [method@Evl.Loop.create_connection_async]. A path with nobody
+ * listening fails with %G_IO_ERROR_CONNECTION_REFUSED, a missing one with
+ * %G_IO_ERROR_NOT_FOUND.
+ */
+void
+evl_loop_create_unix_connection_async (EvlLoop             *loop,
+                                       EvlProtocolFactory   factory,
+                                       gpointer             factory_data,
+                                       GDestroyNotify       factory_notify,
+                                       const char          *path,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  Connect *c;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (path != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  c = connect_new (loop, evl_loop_create_unix_connection_async, factory, factory_data,
+                   factory_notify, cancellable, callback, user_data);
+  if (c == NULL)
+    return;
+  c->host = g_strdup (path);
+  c->addresses = g_list_prepend (NULL, g_unix_socket_address_new (path));
+  c->next = c->addresses;
+  connect_next (c);
+}
+
+/**
+ * evl_loop_create_unix_connection_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (transfer full) (optional) (nullable): the connection's
+ *   protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_unix_connection_async].
+ *
+ * Returns: (transfer full): the transport, or %NULL with @error set
+ */
+EvlTransport *
+evl_loop_create_unix_connection_finish (EvlLoop       *loop,
+                                        GAsyncResult  *result,
+                                        EvlProtocol  **protocol,
+                                        GError       **error)
+{
+  return connection_finish (loop, result, evl_loop_create_unix_connection_async, protocol, error);
+}
+
+/* ---------------------------------------------------------------------- */
+/* pipes */
+
+static void
+connect_pipe (EvlLoop             *loop,
+              gpointer             tag,
+              EvlStreamFlags       flags,
+              EvlProtocolFactory   factory,
+              gpointer             factory_data,
+              GDestroyNotify       factory_notify,
+              int                  fd,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  EvlOperation *op = evl_operation_new (loop, tag, callback, user_data);
+  Factory f = { factory, factory_data, factory_notify };
+  GError *error = NULL;
+  struct stat st;
+  int fl;
+
+  if (!check_loop (loop, &error) || g_cancellable_set_error_if_cancelled (cancellable, &error))
+    ;
+  else if (fd < 0 || fstat (fd, &st) < 0)
+    g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+                 _("File descriptor %d is not valid; pass an open pipe"), fd);
+  else if (!S_ISFIFO (st.st_mode) && !S_ISSOCK (st.st_mode) && !S_ISCHR (st.st_mode))
+    g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+                 _("File descriptor %d is not a pipe, socket or character device; "
+                   "regular files are always ready and cannot be watched"), fd);
+  else if ((fl = fcntl (fd, F_GETFL)) < 0 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+           fcntl (fd, F_SETFD, FD_CLOEXEC) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot make file descriptor %d non-blocking: %s"), fd, g_strerror (errsv));
+    }
+
+  if (error != NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      evl_operation_return_error (op, error);
+    }
+  else
+    {
+      /* A socket given as a pipe stays a pipe transport in one direction,
+       * as in asyncio. */
+      start_stream (loop, fd, flags, &f, op);
+    }
+  factory_clear (&f);
+  g_object_unref (op);
+}
+
+/**
+ * evl_loop_connect_read_pipe_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the pipe's protocol
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data
+ * @fd: the read end of a pipe (or a FIFO, socket or character device);
+ *   the transport owns it from this call on, and it is closed on failure
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when connected
+ * @user_data: data for @callback
+ *
+ * Wraps @fd in a read transport, as asyncio's `loop.connect_read_pipe()`:
+ * the protocol gets `data_received` for what is written into the pipe,
+ * `eof_received` and `connection_lost` when the write end is closed. The
+ * fd is made non-blocking and close-on-exec. Finish with
+ * [method@Evl.Loop.connect_read_pipe_finish].
+ */
+void
+evl_loop_connect_read_pipe_async (EvlLoop             *loop,
+                                  EvlProtocolFactory   factory,
+                                  gpointer             factory_data,
+                                  GDestroyNotify       factory_notify,
+                                  int                  fd,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  connect_pipe (loop, evl_loop_connect_read_pipe_async, EVL_STREAM_READ, factory, factory_data,
+                factory_notify, fd, cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_connect_read_pipe_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (transfer full) (optional) (nullable): the pipe's
+ *   protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.connect_read_pipe_async].
+ *
+ * Returns: (transfer full): the transport, or %NULL with @error set
+ */
+EvlTransport *
+evl_loop_connect_read_pipe_finish (EvlLoop       *loop,
+                                   GAsyncResult  *result,
+                                   EvlProtocol  **protocol,
+                                   GError       **error)
+{
+  return connection_finish (loop, result, evl_loop_connect_read_pipe_async, protocol, error);
+}
+
+/**
+ * evl_loop_connect_write_pipe_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the pipe's protocol
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data
+ * @fd: the write end of a pipe (or a FIFO, socket or character device);
+ *   the transport owns it from this call on, and it is closed on failure
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when connected
+ * @user_data: data for @callback
+ *
+ * Wraps @fd in a write transport, as asyncio's
+ * `loop.connect_write_pipe()`, with the same write buffering and flow
+ * control as a socket. [method@Evl.Transport.write_eof] closes the pipe
+ * once the buffer is flushed. When the read end goes away the protocol's
+ * `connection_lost` runs, with %G_IO_ERROR_BROKEN_PIPE if data was still
+ * to be written; `SIGPIPE` is never raised. Finish with
+ * [method@Evl.Loop.connect_write_pipe_finish].
+ */
+void
+evl_loop_connect_write_pipe_async (EvlLoop             *loop,
+                                   EvlProtocolFactory   factory,
+                                   gpointer             factory_data,
+                                   GDestroyNotify       factory_notify,
+                                   int                  fd,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  connect_pipe (loop, evl_loop_connect_write_pipe_async, EVL_STREAM_WRITE, factory, factory_data,
+                factory_notify, fd, cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_connect_write_pipe_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (transfer full) (optional) (nullable): the pipe's
+ *   protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.connect_write_pipe_async].
+ *
+ * Returns: (transfer full): the transport, or %NULL with @error set
+ */
+EvlTransport *
+evl_loop_connect_write_pipe_finish (EvlLoop       *loop,
+                                    GAsyncResult  *result,
+                                    EvlProtocol  **protocol,
+                                    GError       **error)
+{
+  return connection_finish (loop, result, evl_loop_connect_write_pipe_async, protocol, error);
+}

@@ -1,0 +1,557 @@
+/* evl-loop-server.c: create_server and create_unix_server
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+
+#include "evl-loop-private.h"
+#include "evl-net-private.h"
+#include "evl-operation-private.h"
+
+/* asyncio's base_events.create_server and unix_events.create_unix_server:
+ * one listening socket per address of the host (every interface, IPv4 and
+ * IPv6, for no host), SO_REUSEADDR, IPV6_V6ONLY on IPv6 sockets so both
+ * families can share a port. Port 0 gets one free port, the same on every
+ * address. */
+
+typedef struct
+{
+  EvlLoop           *loop;
+  EvlOperation      *op;
+  EvlProtocolFactory factory;
+  gpointer           factory_data;
+  GDestroyNotify     factory_notify;
+  char              *host;
+  guint16            port;
+  int                backlog;
+  EvlServerFlags     flags;
+  GCancellable      *cancellable;
+} ServerStart;
+
+static void
+server_start_free (ServerStart *s,
+                   GError      *error)
+{
+  if (error != NULL)
+    evl_operation_return_error (s->op, error);
+  if (s->factory_notify != NULL)
+    s->factory_notify (s->factory_data);
+  g_clear_object (&s->cancellable);
+  g_free (s->host);
+  g_clear_object (&s->op);
+  g_free (s);
+}
+
+static void
+succeed (ServerStart *s,
+         GArray      *fds,
+         const char  *unix_path)
+{
+  EvlServer *server = evl_server_new (s->loop, s->factory, s->factory_data,
+                                      s->factory_notify, unix_path);
+  guint i;
+
+  s->factory_notify = NULL;   /* the server's now */
+  for (i = 0; i < fds->len; i++)
+    evl_server_add_listener (server, g_array_index (fds, int, i));
+  evl_server_start (server);
+  evl_operation_return_pointer (s->op, server, g_object_unref);
+  server_start_free (s, NULL);
+}
+
+static int
+listen_on (GInetAddress    *address,
+           guint16          port,
+           int              backlog,
+           EvlServerFlags   flags,
+           GError         **error)
+{
+  GSocketAddress *sa = g_inet_socket_address_new (address, port);
+  GSocketFamily family = g_inet_address_get_family (address);
+  struct sockaddr_storage ss;
+  gssize size = g_socket_address_get_native_size (sa);
+  int fd, one = 1, errsv;
+  char *where;
+
+  if (!g_socket_address_to_native (sa, &ss, sizeof ss, error))
+    {
+      g_object_unref (sa);
+      return -1;
+    }
+  fd = evl_net_socket (family, SOCK_STREAM, error);
+  if (fd < 0)
+    {
+      g_object_unref (sa);
+      return -1;
+    }
+  if (flags & EVL_SERVER_FLAGS_REUSE_ADDRESS)
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (flags & EVL_SERVER_FLAGS_REUSE_PORT)
+    setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (family == G_SOCKET_FAMILY_IPV6)
+    setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind (fd, (struct sockaddr *) &ss, size) == 0 && listen (fd, backlog) == 0)
+    {
+      g_object_unref (sa);
+      return fd;
+    }
+  errsv = errno;
+  close (fd);
+  where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (sa));
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               _("Cannot listen on %s: %s; pick another address or port"),
+               where, g_strerror (errsv));
+  g_free (where);
+  g_object_unref (sa);
+  return -1;
+}
+
+static void
+close_fds (GArray *fds)
+{
+  guint i;
+
+  for (i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_set_size (fds, 0);
+}
+
+/* Listens on every address; @optional_v6: skip IPv6 addresses the machine
+ * does not have (the wildcard host). */
+static gboolean
+listen_all (ServerStart  *s,
+            GList        *addresses,
+            gboolean      optional_v6,
+            GArray       *fds,
+            GError      **error)
+{
+  guint attempt;
+
+  for (attempt = 0; attempt < 8; attempt++)
+    {
+      guint16 port = s->port;
+      GError *local_error = NULL;
+      GList *l;
+
+      for (l = addresses; l != NULL; l = l->next)
+        {
+          GInetAddress *address = l->data;
+          int fd = listen_on (address, port, s->backlog, s->flags, &local_error);
+
+          if (fd >= 0)
+            {
+              g_array_append_val (fds, fd);
+              if (port == 0)
+                {
+                  struct sockaddr_storage ss;
+                  socklen_t len = sizeof ss;
+
+                  /* Every address gets the port the first one got. */
+                  if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
+                    port = ntohs (ss.ss_family == AF_INET6
+                                  ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                                  : ((struct sockaddr_in *) &ss)->sin_port);
+                }
+              continue;
+            }
+          /* No IPv6 on this machine (EAFNOSUPPORT, EADDRNOTAVAIL): serve
+           * IPv4 only. */
+          if (optional_v6 && g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6 &&
+              !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+            {
+              g_clear_error (&local_error);
+              continue;
+            }
+          break;
+        }
+      if (local_error == NULL && fds->len > 0)
+        return TRUE;
+      close_fds (fds);
+      /* The port picked for the first address was taken on another one:
+       * pick again. */
+      if (s->port == 0 && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE) &&
+          attempt < 7)
+        {
+          g_clear_error (&local_error);
+          continue;
+        }
+      if (local_error == NULL)
+        local_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                   _("“%s” has no address to listen on; check the host name"),
+                                   s->host != NULL ? s->host : "*");
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+server_resolved (GList    *addresses,
+                 GError   *error,
+                 gpointer  data)
+{
+  ServerStart *s = data;
+  GArray *fds;
+
+  if (error == NULL)
+    g_cancellable_set_error_if_cancelled (s->cancellable, &error);
+  if (error != NULL)
+    {
+      g_list_free_full (addresses, g_object_unref);
+      server_start_free (s, error);
+      return;
+    }
+  fds = g_array_new (FALSE, FALSE, sizeof (int));
+  if (listen_all (s, addresses, s->host == NULL, fds, &error))
+    succeed (s, fds, NULL);
+  else
+    server_start_free (s, error);
+  g_array_unref (fds);
+  g_list_free_full (addresses, g_object_unref);
+}
+
+static ServerStart *
+server_start_new (EvlLoop             *loop,
+                  gpointer             tag,
+                  EvlProtocolFactory   factory,
+                  gpointer             factory_data,
+                  GDestroyNotify       factory_notify,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data)
+{
+  ServerStart *s = g_new0 (ServerStart, 1);
+  GError *error = NULL;
+
+  s->loop = loop;
+  s->op = evl_operation_new (loop, tag, callback, user_data);
+  s->factory = factory;
+  s->factory_data = factory_data;
+  s->factory_notify = factory_notify;
+  s->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  s->backlog = EVL_SERVER_DEFAULT_BACKLOG;
+  s->flags = EVL_SERVER_FLAGS_DEFAULT;
+  if (evl_loop_is_closed (loop))
+    g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                         _("The event loop is closed; create a new loop to run more work"));
+  else
+    g_cancellable_set_error_if_cancelled (cancellable, &error);
+  if (error != NULL)
+    {
+      server_start_free (s, error);
+      return NULL;
+    }
+  return s;
+}
+
+static void
+create_server (EvlLoop             *loop,
+               gpointer             tag,
+               EvlProtocolFactory   factory,
+               gpointer             factory_data,
+               GDestroyNotify       factory_notify,
+               const char          *host,
+               guint16              port,
+               int                  backlog,
+               EvlServerFlags       flags,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  ServerStart *s = server_start_new (loop, tag, factory, factory_data, factory_notify,
+                                     cancellable, callback, user_data);
+
+  if (s == NULL)
+    return;
+  s->host = g_strdup (host);
+  s->port = port;
+  s->backlog = backlog > 0 ? backlog : EVL_SERVER_DEFAULT_BACKLOG;
+  s->flags = flags;
+  if (host == NULL || *host == '\0')
+    {
+      GList *any = NULL;
+
+      g_clear_pointer (&s->host, g_free);
+      any = g_list_append (any, g_inet_address_new_any (G_SOCKET_FAMILY_IPV4));
+      any = g_list_append (any, g_inet_address_new_any (G_SOCKET_FAMILY_IPV6));
+      server_resolved (any, NULL, s);
+    }
+  else
+    evl_net_resolve (loop, host, cancellable, server_resolved, s);
+}
+
+static EvlServer *
+server_finish (EvlLoop       *loop,
+               GAsyncResult  *result,
+               gpointer       tag,
+               GError       **error)
+{
+  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (evl_operation_is_valid (result, loop, tag), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return evl_operation_propagate_pointer (EVL_OPERATION (result), error);
+}
+
+/**
+ * evl_loop_create_server_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the protocol of each accepted connection
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data once the server is
+ *   closed
+ * @host: (nullable): a host name or numeric address to listen on (every
+ *   address it resolves to), or %NULL for every interface, IPv4 and IPv6
+ * @port: the TCP port; 0 picks a free one (see [method@Evl.Server.get_port])
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the server
+ *   listens
+ * @user_data: data for @callback
+ *
+ * Starts a TCP server, as asyncio's `loop.create_server()`: one listening
+ * socket per address, `SO_REUSEADDR`, a backlog of
+ * %EVL_SERVER_DEFAULT_BACKLOG. It serves at once: each accepted connection
+ * gets a protocol from @factory and a transport. Get the server with
+ * [method@Evl.Loop.create_server_finish].
+ */
+void
+evl_loop_create_server_async (EvlLoop             *loop,
+                              EvlProtocolFactory   factory,
+                              gpointer             factory_data,
+                              GDestroyNotify       factory_notify,
+                              const char          *host,
+                              guint16              port,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  create_server (loop, evl_loop_create_server_async, factory, factory_data, factory_notify,
+                 host, port, EVL_SERVER_DEFAULT_BACKLOG, EVL_SERVER_FLAGS_DEFAULT,
+                 cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_create_server_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_server_async]. A port in use fails
+ * with %G_IO_ERROR_ADDRESS_IN_USE.
+ *
+ * Returns: (transfer full): the server, or %NULL with @error set
+ */
+EvlServer *
+evl_loop_create_server_finish (EvlLoop       *loop,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  return server_finish (loop, result, evl_loop_create_server_async, error);
+}
+
+/**
+ * evl_loop_create_server_full_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the protocol of each accepted connection
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data once the server is
+ *   closed
+ * @host: (nullable): a host name or numeric address, or %NULL for every
+ *   interface
+ * @port: the TCP port; 0 picks a free one
+ * @backlog: the listen backlog; 0 or less for the default
+ *   (%EVL_SERVER_DEFAULT_BACKLOG)
+ * @flags: socket options
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the server
+ *   listens
+ * @user_data: data for @callback
+ *
+ * [method@Evl.Loop.create_server_async] with more options. Finish with
+ * [method@Evl.Loop.create_server_full_finish].
+ */
+void
+evl_loop_create_server_full_async (EvlLoop             *loop,
+                                   EvlProtocolFactory   factory,
+                                   gpointer             factory_data,
+                                   GDestroyNotify       factory_notify,
+                                   const char          *host,
+                                   guint16              port,
+                                   int                  backlog,
+                                   EvlServerFlags       flags,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  create_server (loop, evl_loop_create_server_full_async, factory, factory_data, factory_notify,
+                 host, port, backlog, flags, cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_create_server_full_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_server_full_async].
+ *
+ * Returns: (transfer full): the server, or %NULL with @error set
+ */
+EvlServer *
+evl_loop_create_server_full_finish (EvlLoop       *loop,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return server_finish (loop, result, evl_loop_create_server_full_async, error);
+}
+
+/* A socket file left at @path: a live server's (refuse) or a dead one's
+ * (remove). Anything else at @path is left alone. */
+static gboolean
+clear_stale_socket (const char  *path,
+                    GError     **error)
+{
+  struct sockaddr_un sun = { 0 };
+  struct stat st;
+  int fd, r, errsv;
+
+  if (lstat (path, &st) < 0 || !S_ISSOCK (st.st_mode))
+    return TRUE;
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return TRUE;
+  sun.sun_family = AF_UNIX;
+  strncpy (sun.sun_path, path, sizeof sun.sun_path - 1);
+  r = connect (fd, (struct sockaddr *) &sun, sizeof sun);
+  errsv = errno;
+  close (fd);
+  if (r == 0 || errsv == EAGAIN || errsv == EINPROGRESS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                   _("A server is listening on “%s” already; stop it or pick another path"), path);
+      return FALSE;
+    }
+  if (errsv == ECONNREFUSED)
+    unlink (path);
+  return TRUE;
+}
+
+/**
+ * evl_loop_create_unix_server_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the protocol of each accepted connection
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data once the server is
+ *   closed
+ * @path: (type filename): where to create the Unix-domain socket
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the server
+ *   listens
+ * @user_data: data for @callback
+ *
+ * Starts a Unix-domain stream server at @path, as asyncio's
+ * `loop.create_unix_server()`. A socket file left at @path by a server
+ * that is gone is replaced; one with a live server fails with
+ * %G_IO_ERROR_ADDRESS_IN_USE. [method@Evl.Server.close] removes the
+ * socket file. Finish with [method@Evl.Loop.create_unix_server_finish].
+ */
+void
+evl_loop_create_unix_server_async (EvlLoop             *loop,
+                                   EvlProtocolFactory   factory,
+                                   gpointer             factory_data,
+                                   GDestroyNotify       factory_notify,
+                                   const char          *path,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  ServerStart *s;
+  GSocketAddress *address;
+  struct sockaddr_storage ss;
+  GError *error = NULL;
+  GArray *fds;
+  int fd;
+
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (path != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  s = server_start_new (loop, evl_loop_create_unix_server_async, factory, factory_data,
+                        factory_notify, cancellable, callback, user_data);
+  if (s == NULL)
+    return;
+  if (!clear_stale_socket (path, &error))
+    {
+      server_start_free (s, error);
+      return;
+    }
+  address = g_unix_socket_address_new (path);
+  if (!g_socket_address_to_native (address, &ss, sizeof ss, &error))
+    {
+      g_object_unref (address);
+      server_start_free (s, error);
+      return;
+    }
+  fd = evl_net_socket (AF_UNIX, SOCK_STREAM, &error);
+  if (fd >= 0 &&
+      (bind (fd, (struct sockaddr *) &ss, g_socket_address_get_native_size (address)) < 0 ||
+       listen (fd, s->backlog) < 0))
+    {
+      int errsv = errno;
+
+      close (fd);
+      fd = -1;
+      g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot listen on “%s”: %s; pick another path"), path, g_strerror (errsv));
+    }
+  g_object_unref (address);
+  if (fd < 0)
+    {
+      server_start_free (s, error);
+      return;
+    }
+  fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_array_append_val (fds, fd);
+  succeed (s, fds, path);
+  g_array_unref (fds);
+}
+
+/**
+ * evl_loop_create_unix_server_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_unix_server_async].
+ *
+ * Returns: (transfer full): the server, or %NULL with @error set
+ */
+EvlServer *
+evl_loop_create_unix_server_finish (EvlLoop       *loop,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return server_finish (loop, result, evl_loop_create_unix_server_async, error);
+}

@@ -1,0 +1,155 @@
+/* evl-resolve.c: host names to addresses without a GMainContext
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "evl-loop-private.h"
+#include "evl-net-private.h"
+
+/* GIO's asynchronous lookups report through the thread-default
+ * GMainContext, which nobody may iterate here: the blocking lookup runs
+ * in a small pool of worker threads instead and the result comes back
+ * with evl_loop_call_soon_threadsafe. A close hook answers a lookup still
+ * running when the loop closes. */
+
+typedef struct
+{
+  gint            ref_count;     /* atomic */
+  EvlLoop        *loop;
+  char           *host;
+  GCancellable   *cancellable;
+  EvlResolveFunc  callback;
+  gpointer        user_data;
+  GList          *result;
+  GError         *error;
+  gboolean        done;          /* loop thread */
+  EvlHandle      *hook;          /* loop thread */
+} Resolve;
+
+static void
+resolve_unref (gpointer data)
+{
+  Resolve *r = data;
+
+  if (!g_atomic_int_dec_and_test (&r->ref_count))
+    return;
+  g_list_free_full (r->result, g_object_unref);
+  g_clear_error (&r->error);
+  g_clear_object (&r->cancellable);
+  g_free (r->host);
+  g_clear_object (&r->loop);
+  g_free (r);
+}
+
+static void
+resolve_deliver (Resolve *r,
+                 GList   *result,
+                 GError  *error)
+{
+  r->done = TRUE;
+  r->callback (result, error, r->user_data);
+}
+
+static void
+resolved_cb (gpointer data)
+{
+  Resolve *r = data;
+
+  if (r->done)
+    return;
+  if (r->hook != NULL)
+    {
+      evl_loop_close_hook_remove (&r->hook);
+      resolve_unref (r);   /* the hook's reference; the caller holds one */
+    }
+  if (r->error == NULL && r->result == NULL)
+    r->error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                            _("“%s” has no address; check the host name"), r->host);
+  resolve_deliver (r, g_steal_pointer (&r->result), g_steal_pointer (&r->error));
+}
+
+static void
+resolve_loop_closed (gpointer data)
+{
+  Resolve *r = data;
+
+  evl_loop_close_hook_remove (&r->hook);
+  if (!r->done)
+    resolve_deliver (r, NULL, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                                                   _("The event loop was closed while a host name was being resolved")));
+  resolve_unref (r);   /* the hook's reference */
+}
+
+static void
+resolve_worker (gpointer data,
+                gpointer pool_data)
+{
+  Resolve *r = data;
+  GResolver *resolver = g_resolver_get_default ();
+
+  r->result = g_resolver_lookup_by_name (resolver, r->host, r->cancellable, &r->error);
+  g_object_unref (resolver);
+  evl_loop_call_soon_threadsafe_internal (r->loop, resolved_cb, r, resolve_unref);
+}
+
+static GThreadPool *
+resolve_pool (void)
+{
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&pool))
+    g_once_init_leave (&pool, g_thread_pool_new (resolve_worker, NULL, 4, FALSE, NULL));
+  return pool;
+}
+
+/* Runs for a numeric address on the loop, or instead of it on a closed
+ * loop. */
+static void
+resolve_numeric_notify (gpointer data)
+{
+  Resolve *r = data;
+
+  if (!r->done)
+    {
+      if (evl_loop_is_closed (r->loop) && r->result == NULL && r->error == NULL)
+        r->error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                                        _("The event loop is closed; create a new loop to run more work"));
+      resolve_deliver (r, g_steal_pointer (&r->result), g_steal_pointer (&r->error));
+    }
+  resolve_unref (r);
+}
+
+void
+evl_net_resolve (EvlLoop        *loop,
+                 const char     *host,
+                 GCancellable   *cancellable,
+                 EvlResolveFunc  callback,
+                 gpointer        user_data)
+{
+  Resolve *r = g_new0 (Resolve, 1);
+  GInetAddress *numeric;
+
+  r->ref_count = 1;
+  r->loop = g_object_ref (loop);
+  r->host = g_strdup (host);
+  r->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  r->callback = callback;
+  r->user_data = user_data;
+
+  numeric = g_inet_address_new_from_string (host);
+  if (numeric != NULL || evl_loop_is_closed (loop))
+    {
+      if (numeric != NULL)
+        r->result = g_list_prepend (NULL, numeric);
+      evl_loop_call_soon_internal (loop, (EvlCallback) resolved_cb, r, resolve_numeric_notify);
+      return;
+    }
+
+  /* One reference for the worker (dropped by the threadsafe callback's
+   * notify), one for the close hook (dropped when it fires or is removed). */
+  g_atomic_int_inc (&r->ref_count);
+  r->hook = evl_loop_close_hook_add (loop, resolve_loop_closed, r);
+  g_thread_pool_push (resolve_pool (), r, NULL);
+}
+

@@ -1,0 +1,537 @@
+/* evl-server.c: a listening server (asyncio's Server)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evl-loop-private.h"
+#include "evl-net-private.h"
+#include "evl-operation-private.h"
+
+/**
+ * EvlServer:
+ *
+ * The listening sockets of [method@Evl.Loop.create_server_async] or
+ * [method@Evl.Loop.create_unix_server_async], asyncio's `Server`.
+ *
+ * Each accepted connection gets a protocol from the server's factory and
+ * an [class@Evl.Transport]; the library keeps both alive until the
+ * protocol's `connection_lost`. A server serves from creation until
+ * [method@Evl.Server.close] (or until its loop closes), whether or not
+ * anyone holds a reference to it. When the process runs out of file
+ * descriptors (`EMFILE`, `ENFILE`), accepting pauses for a moment and
+ * resumes on its own, so the server survives.
+ */
+
+/* Accepting is an evl_loop_sock_accept_async per listening socket, kept
+ * in flight: the proactor hands it to the kernel (IORING_OP_ACCEPT), the
+ * selector loop waits for readiness. */
+
+#define ACCEPT_RETRY_DELAY 0.1   /* seconds, after EMFILE and the like */
+
+typedef struct
+{
+  EvlServer    *server;       /* strong while an accept is in flight */
+  int           fd;
+  gboolean      busy;         /* accept in flight or retry scheduled */
+  EvlHandle    *retry;
+} Listener;
+
+struct _EvlServer
+{
+  GObject            parent_instance;
+
+  EvlLoop           *loop;
+  EvlProtocolFactory factory;
+  gpointer           factory_data;
+  GDestroyNotify     factory_notify;
+  GPtrArray         *listeners;      /* Listener */
+  GList             *addresses;      /* GSocketAddress */
+  char              *unix_path;      /* unlinked on close if still ours */
+  dev_t              unix_dev;
+  ino_t              unix_ino;
+  GCancellable      *cancellable;    /* cancelled on close */
+  guint              n_connections;
+  gboolean           serving;
+  gboolean           closed;
+  GList             *waiters;        /* EvlOperation of wait_closed */
+};
+
+G_DEFINE_FINAL_TYPE (EvlServer, evl_server, G_TYPE_OBJECT)
+
+static void accept_next (Listener *l);
+
+static void
+release_factory (EvlServer *self)
+{
+  GDestroyNotify notify = self->factory_notify;
+
+  self->factory = NULL;
+  self->factory_notify = NULL;
+  if (notify != NULL)
+    notify (self->factory_data);
+  self->factory_data = NULL;
+}
+
+static void
+evl_server_finalize (GObject *object)
+{
+  EvlServer *self = EVL_SERVER (object);
+  guint i;
+
+  for (i = 0; i < self->listeners->len; i++)
+    {
+      Listener *l = self->listeners->pdata[i];
+
+      if (l->fd >= 0)
+        close (l->fd);
+      g_free (l);
+    }
+  g_ptr_array_unref (self->listeners);
+  release_factory (self);
+  g_list_free_full (self->addresses, g_object_unref);
+  g_free (self->unix_path);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->loop);
+  g_assert (self->waiters == NULL);
+
+  G_OBJECT_CLASS (evl_server_parent_class)->finalize (object);
+}
+
+static void
+evl_server_class_init (EvlServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = evl_server_finalize;
+}
+
+static void
+evl_server_init (EvlServer *self)
+{
+  self->listeners = g_ptr_array_new ();
+  self->cancellable = g_cancellable_new ();
+}
+
+/* ---------------------------------------------------------------------- */
+/* closing */
+
+static void
+complete_waiters (EvlServer *self)
+{
+  GList *waiters;
+
+  if (!self->closed || self->n_connections > 0)
+    return;
+  waiters = g_steal_pointer (&self->waiters);
+  while (waiters != NULL)
+    {
+      EvlOperation *op = waiters->data;
+
+      waiters = g_list_delete_link (waiters, waiters);
+      evl_operation_return_boolean (op, TRUE);
+      g_object_unref (op);
+    }
+}
+
+static void
+listener_close (Listener *l)
+{
+  if (l->retry != NULL)
+    {
+      evl_handle_cancel (l->retry);
+      g_clear_pointer (&l->retry, evl_handle_unref);
+    }
+  if (l->fd >= 0 && !l->busy)
+    {
+      close (l->fd);
+      l->fd = -1;
+    }
+  else if (l->fd >= 0)
+    {
+      /* Stop listening now (new connections are refused); the fd is
+       * closed once the accept in flight has reported. */
+      shutdown (l->fd, SHUT_RDWR);
+    }
+}
+
+static void
+server_close (EvlServer *self)
+{
+  guint i;
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  self->serving = FALSE;
+  g_cancellable_cancel (self->cancellable);
+  for (i = 0; i < self->listeners->len; i++)
+    listener_close (self->listeners->pdata[i]);
+  if (self->unix_path != NULL)
+    {
+      struct stat st;
+
+      /* Only our own socket file: another server may have replaced it. */
+      if (lstat (self->unix_path, &st) == 0 && S_ISSOCK (st.st_mode) &&
+          st.st_dev == self->unix_dev && st.st_ino == self->unix_ino)
+        unlink (self->unix_path);
+    }
+  release_factory (self);
+  complete_waiters (self);
+}
+
+/* ---------------------------------------------------------------------- */
+/* accepting */
+
+static void
+connection_lost_cb (gpointer data)
+{
+  EvlServer *self = data;
+
+  self->n_connections--;
+  complete_waiters (self);
+  g_object_unref (self);
+}
+
+static void
+start_connection (EvlServer *self,
+                  int        fd)
+{
+  EvlProtocol *protocol;
+  EvlStreamTransport *transport;
+  GError *error = NULL;
+
+  protocol = self->factory (self->factory_data);
+  if (protocol == NULL || !EVL_IS_PROTOCOL (protocol))
+    {
+      g_clear_object (&protocol);
+      close (fd);
+      error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+                                   _("The server’s protocol factory returned no EvlProtocol; "
+                                     "return a new object that implements it"));
+      evl_loop_call_exception_handler (self->loop, error, _("A connection was refused"));
+      g_error_free (error);
+      return;
+    }
+  transport = evl_stream_transport_new (self->loop, fd,
+                                        EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
+                                        G_OBJECT (protocol));
+  self->n_connections++;
+  evl_stream_transport_set_lost_notify (transport, connection_lost_cb, g_object_ref (self));
+  evl_stream_transport_start (transport);
+  /* The transport keeps itself and its protocol alive until
+   * connection_lost. */
+  g_object_unref (transport);
+  g_object_unref (protocol);
+}
+
+static void
+retry_cb (gpointer data)
+{
+  Listener *l = data;
+
+  g_clear_pointer (&l->retry, evl_handle_unref);
+  l->busy = FALSE;
+  accept_next (l);
+}
+
+static void
+retry_notify (gpointer data)
+{
+  Listener *l = data;
+  EvlServer *server = l->server;
+
+  /* After retry_cb, or when cancelled (close) or dropped (loop closed). */
+  if (l->busy && l->retry != NULL)
+    {
+      l->busy = FALSE;
+      g_clear_pointer (&l->retry, evl_handle_unref);
+      if (evl_loop_is_closed (server->loop))
+        server_close (server);
+      listener_close (l);
+    }
+  g_object_unref (server);
+}
+
+static void
+accepted_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Listener *l = data;
+  EvlServer *self = l->server;
+  GError *error = NULL;
+  int fd;
+
+  fd = evl_loop_sock_accept_finish (self->loop, result, NULL, &error);
+  l->busy = FALSE;
+
+  if (self->closed || evl_loop_is_closed (self->loop))
+    {
+      if (fd >= 0)
+        close (fd);
+      g_clear_error (&error);
+      server_close (self);
+      listener_close (l);
+    }
+  else if (fd >= 0)
+    {
+      int one = 1;
+
+      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      start_connection (self, fd);
+      accept_next (l);
+    }
+  else
+    {
+      /* EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection waits in the
+       * backlog; try again in a moment (asyncio waits a second). Errors
+       * of one connection (ECONNABORTED) wait as well: harmless, and no
+       * error can make the server spin. */
+      g_clear_error (&error);
+      l->busy = TRUE;
+      g_object_ref (self);   /* retry_notify's */
+      l->retry = evl_loop_call_later (self->loop, ACCEPT_RETRY_DELAY, retry_cb, l, retry_notify);
+      if (l->retry != NULL)
+        evl_handle_ref (l->retry);
+    }
+  g_object_unref (self);
+}
+
+static void
+accept_next (Listener *l)
+{
+  EvlServer *self = l->server;
+
+  if (l->busy || l->fd < 0 || self->closed)
+    return;
+  l->busy = TRUE;
+  g_object_ref (self);
+  evl_loop_sock_accept_async (self->loop, l->fd, self->cancellable, accepted_cb, l);
+}
+
+/* ---------------------------------------------------------------------- */
+/* internal API */
+
+EvlServer *
+evl_server_new (EvlLoop            *loop,
+                EvlProtocolFactory  factory,
+                gpointer            factory_data,
+                GDestroyNotify      factory_notify,
+                const char         *unix_path)
+{
+  EvlServer *self = g_object_new (EVL_TYPE_SERVER, NULL);
+
+  self->loop = g_object_ref (loop);
+  self->factory = factory;
+  self->factory_data = factory_data;
+  self->factory_notify = factory_notify;
+  if (unix_path != NULL)
+    {
+      struct stat st;
+
+      self->unix_path = g_strdup (unix_path);
+      if (lstat (unix_path, &st) == 0)
+        {
+          self->unix_dev = st.st_dev;
+          self->unix_ino = st.st_ino;
+        }
+    }
+  return self;
+}
+
+void
+evl_server_add_listener (EvlServer *self,
+                         int        fd)
+{
+  Listener *l = g_new0 (Listener, 1);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+
+  l->server = self;
+  l->fd = fd;
+  g_ptr_array_add (self->listeners, l);
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0 && len <= sizeof ss)
+    {
+      GSocketAddress *address = g_socket_address_new_from_native (&ss, len);
+
+      if (address != NULL)
+        self->addresses = g_list_append (self->addresses, address);
+    }
+}
+
+void
+evl_server_start (EvlServer *self)
+{
+  guint i;
+
+  self->serving = TRUE;
+  for (i = 0; i < self->listeners->len; i++)
+    accept_next (self->listeners->pdata[i]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* public API */
+
+/**
+ * evl_server_get_loop:
+ * @server: a server
+ *
+ * Returns: (transfer none): the loop the server runs on
+ */
+EvlLoop *
+evl_server_get_loop (EvlServer *server)
+{
+  g_return_val_if_fail (EVL_IS_SERVER (server), NULL);
+
+  return server->loop;
+}
+
+/**
+ * evl_server_get_port:
+ * @server: a server
+ *
+ * The port the server listens on: the one it was asked for, or the one
+ * the system picked for port 0 (the same on every address).
+ *
+ * Returns: the TCP port, or 0 for a Unix-domain server
+ */
+guint16
+evl_server_get_port (EvlServer *server)
+{
+  GList *l;
+
+  g_return_val_if_fail (EVL_IS_SERVER (server), 0);
+
+  for (l = server->addresses; l != NULL; l = l->next)
+    if (G_IS_INET_SOCKET_ADDRESS (l->data))
+      return g_inet_socket_address_get_port (l->data);
+  return 0;
+}
+
+/**
+ * evl_server_get_addresses:
+ * @server: a server
+ *
+ * The addresses the server listens on, asyncio's `Server.sockets`.
+ *
+ * Returns: (transfer full) (element-type GSocketAddress): one address per
+ *   listening socket; free with `g_list_free_full (list, g_object_unref)`
+ */
+GList *
+evl_server_get_addresses (EvlServer *server)
+{
+  g_return_val_if_fail (EVL_IS_SERVER (server), NULL);
+
+  return g_list_copy_deep (server->addresses, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
+}
+
+/**
+ * evl_server_is_serving:
+ * @server: a server
+ *
+ * Returns: %TRUE while the server accepts connections (until
+ *   [method@Evl.Server.close])
+ */
+gboolean
+evl_server_is_serving (EvlServer *server)
+{
+  g_return_val_if_fail (EVL_IS_SERVER (server), FALSE);
+
+  return server->serving;
+}
+
+/**
+ * evl_server_get_n_connections:
+ * @server: a server
+ *
+ * Returns: the number of accepted connections whose protocol has not yet
+ *   seen `connection_lost`
+ */
+guint
+evl_server_get_n_connections (EvlServer *server)
+{
+  g_return_val_if_fail (EVL_IS_SERVER (server), 0);
+
+  return server->n_connections;
+}
+
+/**
+ * evl_server_close:
+ * @server: a server
+ *
+ * Stops serving, as asyncio's `Server.close()`: the listening sockets are
+ * closed (new connections are refused from now on) and a Unix-domain
+ * socket file is removed. Connections already accepted stay open. Closing
+ * twice does nothing.
+ */
+void
+evl_server_close (EvlServer *server)
+{
+  g_return_if_fail (EVL_IS_SERVER (server));
+
+  g_object_ref (server);
+  server_close (server);
+  g_object_unref (server);
+}
+
+/**
+ * evl_server_wait_closed_async:
+ * @server: a server
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called once the server is
+ *   closed and all its connections are lost
+ * @user_data: data for @callback
+ *
+ * Waits until [method@Evl.Server.close] was called and every connection
+ * the server accepted has ended (asyncio 3.12's `Server.wait_closed()`).
+ * Finish with [method@Evl.Server.wait_closed_finish].
+ */
+void
+evl_server_wait_closed_async (EvlServer           *server,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  EvlOperation *op;
+  GError *error = NULL;
+
+  g_return_if_fail (EVL_IS_SERVER (server));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  op = evl_operation_new (server->loop, evl_server_wait_closed_async, callback, user_data);
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      evl_operation_return_error (op, error);
+      g_object_unref (op);
+      return;
+    }
+  server->waiters = g_list_append (server->waiters, op);
+  complete_waiters (server);
+}
+
+/**
+ * evl_server_wait_closed_finish:
+ * @server: a server
+ * @result: the #GAsyncResult passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Server.wait_closed_async].
+ *
+ * Returns: %TRUE once the server is closed; %FALSE with @error set
+ */
+gboolean
+evl_server_wait_closed_finish (EvlServer     *server,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (EVL_IS_SERVER (server), FALSE);
+  g_return_val_if_fail (evl_operation_is_valid (result, server->loop, evl_server_wait_closed_async), FALSE);
+
+  return evl_operation_propagate_boolean (EVL_OPERATION (result), error);
+}

@@ -1,0 +1,366 @@
+/* server.c: EvlServer (asyncio's Server) on the loop kind under test
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "evl-test-protocol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int
+raw_connect (guint16  port,
+             gboolean v6)
+{
+  int fd = socket (v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int r;
+
+  g_assert_cmpint (fd, >=, 0);
+  if (v6)
+    {
+      struct sockaddr_in6 sin6 = { 0 };
+
+      sin6.sin6_family = AF_INET6;
+      sin6.sin6_addr = in6addr_loopback;
+      sin6.sin6_port = htons (port);
+      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
+    }
+  else
+    {
+      struct sockaddr_in sin = { 0 };
+
+      sin.sin_family = AF_INET;
+      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      sin.sin_port = htons (port);
+      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
+    }
+  if (r < 0)
+    {
+      int errsv = errno;
+
+      close (fd);
+      errno = errsv;
+      return -1;
+    }
+  return fd;
+}
+
+static gboolean
+have_ipv6 (void)
+{
+  int fd = raw_connect (1, TRUE);
+
+  if (fd >= 0)
+    close (fd);
+  return fd >= 0 || errno == ECONNREFUSED;
+}
+
+static void
+test_port_zero (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  guint fds_before = evl_test_count_fds ();
+  guint16 port;
+  int fd;
+  TestProto *p;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "127.0.0.1");
+  port = evl_server_get_port (server);
+  g_assert_cmpuint (port, >, 0);
+  g_assert_true (evl_server_is_serving (server));
+  g_assert_true (evl_server_get_loop (server) == loop);
+
+  fd = raw_connect (port, FALSE);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, "hi", 2), ==, 2);
+  while (f.created->len == 0)
+    evl_test_run_once (loop);
+  p = f.created->pdata[0];
+  p->expect = 2;
+  test_run_until (loop, &p->got_expected);
+  g_assert_cmpuint (evl_server_get_n_connections (server), ==, 1);
+  close (fd);
+  test_run_until (loop, &p->lost);
+  g_assert_cmpuint (evl_server_get_n_connections (server), ==, 0);
+
+  test_server_close (loop, server);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
+}
+
+/* No host: every interface, IPv4 and IPv6, one port. */
+static void
+test_multiple_addresses (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  GList *addresses, *l;
+  guint16 port;
+  gboolean v4 = FALSE, v6 = FALSE;
+  int fd;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "");
+  port = evl_server_get_port (server);
+  addresses = evl_server_get_addresses (server);
+  g_assert_nonnull (addresses);
+  for (l = addresses; l != NULL; l = l->next)
+    {
+      GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS (l->data);
+      GInetAddress *ia = g_inet_socket_address_get_address (isa);
+
+      g_assert_cmpuint (g_inet_socket_address_get_port (isa), ==, port);
+      g_assert_true (g_inet_address_get_is_any (ia));
+      if (g_inet_address_get_family (ia) == G_SOCKET_FAMILY_IPV4)
+        v4 = TRUE;
+      else
+        v6 = TRUE;
+    }
+  g_list_free_full (addresses, g_object_unref);
+  g_assert_true (v4);
+  g_assert_true (v6 == have_ipv6 ());
+
+  fd = raw_connect (port, FALSE);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  if (v6)
+    {
+      fd = raw_connect (port, TRUE);
+      g_assert_cmpint (fd, >=, 0);
+      close (fd);
+    }
+  while (f.created->len < (v6 ? 2u : 1u))
+    evl_test_run_once (loop);
+  for (guint i = 0; i < f.created->len; i++)
+    test_run_until (loop, &TEST_PROTO (f.created->pdata[i])->lost);
+
+  test_server_close (loop, server);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+}
+
+static void
+test_address_in_use (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  TestWaiter w;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "127.0.0.1");
+  test_waiter_init (&w, loop);
+  evl_loop_create_server_full_async (loop, (EvlProtocolFactory) test_factory_make, &f, NULL,
+                                     "127.0.0.1", evl_server_get_port (server), 0,
+                                     EVL_SERVER_FLAGS_NONE, NULL, test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  g_assert_null (evl_loop_create_server_full_finish (loop, w.result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_clear_error (&error);
+  test_waiter_clear (&w);
+  test_server_close (loop, server);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+}
+
+typedef struct
+{
+  EvlServer *server;
+  gboolean   done;
+} WaitClosed;
+
+static void
+wait_closed_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  WaitClosed *wc = data;
+  GError *error = NULL;
+
+  g_assert_true (evl_server_wait_closed_finish (wc->server, result, &error));
+  g_assert_no_error (error);
+  wc->done = TRUE;
+}
+
+/* close() stops accepting at once; wait_closed waits for the
+ * connections that are still open. */
+static void
+test_close_and_wait (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  WaitClosed wc = { NULL, FALSE };
+  guint16 port;
+  TestProto *p;
+  int fd;
+  guint fds_before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "127.0.0.1");
+  port = evl_server_get_port (server);
+  fd = raw_connect (port, FALSE);
+  g_assert_cmpint (fd, >=, 0);
+  while (f.created->len == 0)
+    evl_test_run_once (loop);
+  p = f.created->pdata[0];
+
+  wc.server = server;
+  evl_server_wait_closed_async (server, NULL, wait_closed_cb, &wc);
+  evl_test_run_once (loop);
+  evl_test_run_once (loop);
+  g_assert_false (wc.done);
+
+  evl_server_close (server);
+  evl_server_close (server);   /* twice: nothing */
+  g_assert_false (evl_server_is_serving (server));
+  g_assert_cmpint (raw_connect (port, FALSE), ==, -1);
+  g_assert_cmpint (errno, ==, ECONNREFUSED);
+  evl_test_run_once (loop);
+  evl_test_run_once (loop);
+  g_assert_false (wc.done);   /* one connection is open */
+  g_assert_false (p->lost);
+
+  close (fd);
+  test_run_until (loop, &wc.done);
+  g_assert_true (p->lost);
+  g_assert_cmpuint (f.created->len, ==, 1);
+
+  g_object_unref (server);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
+}
+
+/* A server dropped by its owner keeps serving until closed; closing the
+ * loop ends it and its connections. */
+static void
+test_loop_close_ends_server (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  TestProto *p;
+  guint16 port;
+  int fd;
+  guint fds_before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "127.0.0.1");
+  port = evl_server_get_port (server);
+  g_object_unref (server);
+  fd = raw_connect (port, FALSE);
+  g_assert_cmpint (fd, >=, 0);
+  while (f.created->len == 0)
+    evl_test_run_once (loop);
+  p = f.created->pdata[0];
+  g_assert_false (p->lost);
+  evl_test_close_loop (loop);
+  g_assert_true (p->lost);
+  g_assert_error (p->error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
+  test_factory_clear (&f);
+  close (fd);
+  g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
+}
+
+/* EMFILE on accept: the server pauses, then serves again once fds are
+ * free. Runs in a child with a low RLIMIT_NOFILE. */
+static void
+test_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      EvlLoop *loop;
+      TestFactory f;
+      EvlServer *server;
+      struct rlimit rl;
+      GArray *hogs = g_array_new (FALSE, FALSE, sizeof (int));
+      guint16 port;
+      TestProto *p;
+      int client, hog;
+      double start;
+      guint i;
+
+      /* The limit first: io_uring reads it when an accept is submitted. */
+      rl.rlim_cur = evl_test_count_fds () + 32;
+      rl.rlim_max = rl.rlim_cur;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+      EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+      test_factory_init (&f);
+      server = test_start_server (loop, &f, "127.0.0.1");
+      port = evl_server_get_port (server);
+
+      /* The client's socket first; connect only once no fd is left, so
+       * that no accept (a proactor's is in flight) can take one. */
+      client = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_assert_cmpint (client, >=, 0);
+      while ((hog = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        g_array_append_val (hogs, hog);
+      g_assert_cmpint (errno, ==, EMFILE);
+      {
+        struct sockaddr_in sin = { 0 };
+
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        sin.sin_port = htons (port);
+        g_assert_cmpint (connect (client, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+      }
+      g_assert_cmpint (write (client, "x", 1), ==, 1);
+
+      /* Accepting fails for a while; the server must survive it. */
+      start = evl_loop_time (loop);
+      while (evl_loop_time (loop) - start < 0.35)
+        evl_test_run_once (loop);
+      g_assert_cmpuint (f.created->len, ==, 0);
+      g_assert_true (evl_server_is_serving (server));
+
+      for (i = 0; i < hogs->len; i++)
+        close (g_array_index (hogs, int, i));
+      g_array_unref (hogs);
+      while (f.created->len == 0)
+        evl_test_run_once (loop);
+      p = f.created->pdata[0];
+      p->expect = 1;
+      test_run_until (loop, &p->got_expected);
+      close (client);
+      test_run_until (loop, &p->lost);
+
+      test_server_close (loop, server);
+      test_factory_clear (&f);
+      evl_test_close_loop (loop);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  evl_test_init (&argc, &argv);
+
+  g_test_add_func ("/Evl/Server/port-zero", test_port_zero);
+  g_test_add_func ("/Evl/Server/multiple-addresses", test_multiple_addresses);
+  g_test_add_func ("/Evl/Server/address-in-use", test_address_in_use);
+  g_test_add_func ("/Evl/Server/close-and-wait-closed", test_close_and_wait);
+  g_test_add_func ("/Evl/Server/loop-close", test_loop_close_ends_server);
+  g_test_add_func ("/Evl/Server/emfile", test_emfile);
+
+  return g_test_run ();
+}

@@ -659,6 +659,8 @@ class PolicyTests(unittest.TestCase):
 
 
 # Stream protocols implemented in Python, once the library has them.
+# (PyGObject 3.42 wants the factory's user data as a tuple of arguments for
+# the factory: pass () for none.)
 HAVE_STREAMS = hasattr(Evl, 'Protocol') and hasattr(Evl.Loop, 'create_server_async')
 
 if HAVE_STREAMS:
@@ -704,7 +706,7 @@ class ProtocolTests(unittest.TestCase):
         try:
             server = run_async(loop,
                                lambda cb: loop.create_server_async(
-                                   lambda *a: EchoServer(), '127.0.0.1', 0, None, cb),
+                                   lambda: EchoServer(), (), '127.0.0.1', 0, None, cb),
                                lambda src, res: src.create_server_finish(res))
             port = server.get_port()
             self.assertGreater(port, 0)
@@ -712,7 +714,7 @@ class ProtocolTests(unittest.TestCase):
             transport, protocol = run_async(
                 loop,
                 lambda cb: loop.create_connection_async(
-                    lambda *a: client, '127.0.0.1', port, None, cb),
+                    lambda: client, (), '127.0.0.1', port, None, cb),
                 lambda src, res: src.create_connection_finish(res))
             self.assertIs(protocol, client)
             self.assertIsInstance(transport, Evl.Transport)

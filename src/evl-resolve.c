@@ -23,6 +23,7 @@ typedef struct
   gpointer        user_data;
   GList          *result;
   GError         *error;
+  gulong          cancel_id;
   gboolean        done;          /* loop thread */
   EvlHandle      *hook;          /* loop thread */
 } Resolve;
@@ -48,6 +49,11 @@ resolve_deliver (Resolve *r,
                  GError  *error)
 {
   r->done = TRUE;
+  /* Never from inside the cancelled handler (it only posts), so this
+   * cannot deadlock; afterwards no handler runs or is running. */
+  if (r->cancel_id != 0)
+    g_cancellable_disconnect (r->cancellable, r->cancel_id);
+  r->cancel_id = 0;
   r->callback (result, error, r->user_data);
 }
 
@@ -79,6 +85,34 @@ resolve_loop_closed (gpointer data)
     resolve_deliver (r, NULL, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
                                                    _("The event loop was closed while a host name was being resolved")));
   resolve_unref (r);   /* the hook's reference */
+}
+
+/* A cancelled lookup ends at once; the blocking lookup itself may run on
+ * in its thread (getaddrinfo cannot be interrupted) and is dropped. */
+static void
+resolve_cancel_cb (gpointer data)
+{
+  Resolve *r = data;
+
+  if (r->done)
+    return;
+  if (r->hook != NULL)
+    {
+      evl_loop_close_hook_remove (&r->hook);
+      resolve_unref (r);   /* the hook's reference; the caller holds one */
+    }
+  resolve_deliver (r, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                 _("Operation was cancelled")));
+}
+
+static void
+on_resolve_cancelled (GCancellable *cancellable,
+                      gpointer      data)
+{
+  Resolve *r = data;
+
+  g_atomic_int_inc (&r->ref_count);
+  evl_loop_call_soon_threadsafe_internal (r->loop, resolve_cancel_cb, r, resolve_unref);
 }
 
 static void
@@ -150,6 +184,8 @@ evl_net_resolve (EvlLoop        *loop,
    * notify), one for the close hook (dropped when it fires or is removed). */
   g_atomic_int_inc (&r->ref_count);
   r->hook = evl_loop_close_hook_add (loop, resolve_loop_closed, r);
+  if (cancellable != NULL)
+    r->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_resolve_cancelled), r, NULL);
   g_thread_pool_push (resolve_pool (), r, NULL);
 }
 

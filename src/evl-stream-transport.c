@@ -388,7 +388,9 @@ evl_stream_eof_received (EvlStreamTransport *self)
   if (protocol != NULL)
     keep_open = evl_protocol_eof_received (protocol);
   g_clear_object (&protocol);
-  if (!keep_open)
+  /* A read pipe ends at EOF whatever the protocol says (asyncio's
+   * _UnixReadPipeTransport): there is no write side to keep open. */
+  if (!keep_open || !(self->flags & EVL_STREAM_WRITE))
     evl_transport_close (EVL_TRANSPORT (self));
   g_object_unref (self);
 }

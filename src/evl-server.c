@@ -382,6 +382,8 @@ evl_server_start (EvlServer *self)
  * evl_server_get_loop:
  * @server: a server
  *
+ * Gets the loop the server runs on.
+ *
  * Returns: (transfer none): the loop the server runs on
  */
 EvlLoop *
@@ -435,6 +437,9 @@ evl_server_get_addresses (EvlServer *server)
  * evl_server_is_serving:
  * @server: a server
  *
+ * Checks whether the server accepts connections, as asyncio's
+ * `Server.is_serving()`.
+ *
  * Returns: %TRUE while the server accepts connections (until
  *   [method@Evl.Server.close])
  */
@@ -449,6 +454,8 @@ evl_server_is_serving (EvlServer *server)
 /**
  * evl_server_get_n_connections:
  * @server: a server
+ *
+ * Counts the server's open connections.
  *
  * Returns: the number of accepted connections whose protocol has not yet
  *   seen `connection_lost`

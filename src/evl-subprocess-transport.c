@@ -641,6 +641,9 @@ evl_loop_subprocess_shell_finish (EvlLoop                *loop,
  * evl_subprocess_transport_get_pid:
  * @self: a subprocess transport
  *
+ * Gets the process id of the child, as asyncio's
+ * `SubprocessTransport.get_pid()`.
+ *
  * Returns: the child's process id
  */
 GPid
@@ -655,6 +658,9 @@ evl_subprocess_transport_get_pid (EvlSubprocessTransport *self)
  * evl_subprocess_transport_get_pipe_transport:
  * @self: a subprocess transport
  * @fd: 0 (the child's stdin), 1 (stdout) or 2 (stderr)
+ *
+ * Gets the transport of one of the child's standard streams, as
+ * asyncio's `SubprocessTransport.get_pipe_transport()`.
  *
  * Returns: (transfer none) (nullable): the transport of that pipe, %NULL
  *   when the stream is not a pipe
@@ -673,6 +679,8 @@ evl_subprocess_transport_get_pipe_transport (EvlSubprocessTransport *self,
 /**
  * evl_subprocess_transport_has_exited:
  * @self: a subprocess transport
+ *
+ * Checks whether the child has exited.
  *
  * Returns: whether the child has exited (and `process_exited` was called)
  */

@@ -354,6 +354,8 @@ evl_transport_is_protocol_paused (EvlTransport *self)
  * evl_transport_get_loop:
  * @self: a transport
  *
+ * Gets the loop the transport runs on.
+ *
  * Returns: (transfer none): the loop the transport belongs to
  */
 EvlLoop *
@@ -409,6 +411,9 @@ evl_transport_write_eof (EvlTransport *self)
  * evl_transport_can_write_eof: (virtual can_write_eof)
  * @self: a transport
  *
+ * Checks whether the transport can close its write side alone, as
+ * asyncio's `WriteTransport.can_write_eof()`.
+ *
  * Returns: whether [method@Evl.Transport.write_eof] is supported
  */
 gboolean
@@ -453,6 +458,9 @@ evl_transport_abort (EvlTransport *self)
 /**
  * evl_transport_is_closing: (virtual is_closing)
  * @self: a transport
+ *
+ * Checks whether the transport is closing or closed, as asyncio's
+ * `BaseTransport.is_closing()`.
  *
  * Returns: %TRUE when the transport is closing or closed
  */
@@ -499,6 +507,9 @@ evl_transport_resume_reading (EvlTransport *self)
  * evl_transport_is_reading: (virtual is_reading)
  * @self: a transport
  *
+ * Checks whether the transport is receiving, as asyncio's
+ * `ReadTransport.is_reading()`.
+ *
  * Returns: %TRUE while the transport receives (open and not paused)
  */
 gboolean
@@ -512,6 +523,9 @@ evl_transport_is_reading (EvlTransport *self)
 /**
  * evl_transport_get_write_buffer_size: (virtual get_write_buffer_size)
  * @self: a transport
+ *
+ * Gets the number of bytes waiting in the write buffer, as asyncio's
+ * `WriteTransport.get_write_buffer_size()`.
  *
  * Returns: the number of bytes written but not yet handed to the kernel
  */
@@ -578,6 +592,9 @@ evl_transport_get_write_buffer_limits (EvlTransport *self,
 /**
  * evl_transport_get_protocol:
  * @self: a transport
+ *
+ * Gets the protocol the transport reports to, as asyncio's
+ * `BaseTransport.get_protocol()`.
  *
  * Returns: (transfer none) (nullable): the protocol the transport calls
  *   (an [iface@Evl.Protocol] for stream transports), %NULL once

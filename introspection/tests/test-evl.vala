@@ -368,6 +368,103 @@ void test_sockets (string kind) throws Error {
     close_loop (loop);
 }
 
+/* ------------------------------------------------- a protocol in Vala */
+
+class EchoServer : Object, Evl.Protocol {
+    Evl.Transport? transport = null;
+
+    /* Only what it needs: the other members keep their defaults. */
+    public void connection_made (Evl.Transport t) {
+        transport = t;
+    }
+
+    public void data_received (Bytes data) {
+        transport.write (data);
+    }
+}
+
+class EchoClient : Object, Evl.Protocol {
+    public StringBuilder received = new StringBuilder ();
+    public string events = "";
+    public Evl.Future lost;
+
+    public EchoClient (Evl.Loop loop) {
+        lost = loop.create_future ();
+    }
+
+    public void connection_made (Evl.Transport t) {
+        events += "m";
+        t.write (new Bytes ("echo me".data));
+        t.write_eof ();
+    }
+
+    public void data_received (Bytes data) {
+        received.append_len ((string) data.get_data (), (ssize_t) data.get_size ());
+    }
+
+    public bool eof_received () {
+        events += "e";
+        return false;
+    }
+
+    public void connection_lost (Error? error) {
+        events += "l";
+        try {
+            lost.set_result (error == null);
+        } catch (Error e) {
+            assert_no_error (e);
+        }
+    }
+}
+
+async void echo (Evl.Loop loop) throws Error {
+    var server = yield loop.create_server (() => new EchoServer (), "127.0.0.1", 0, null);
+    assert_cmpuint (server.get_port (), CompareOperator.GT, 0);
+    var client = new EchoClient (loop);
+    Evl.Protocol? protocol;
+    var transport = yield loop.create_connection (() => client, "127.0.0.1", server.get_port (),
+                                                  null, out protocol);
+    assert_true (protocol == client);
+    assert_true (transport.get_protocol () == client);
+    assert_cmpstr (client.events, CompareOperator.EQ, "m");     /* before the callback */
+    if (!client.lost.is_done ()) {
+        SourceFunc resume = echo.callback;
+        client.lost.add_done_callback (() => { resume (); });
+        yield;
+    }
+    Value clean;
+    client.lost.get_result (out clean);
+    assert_true (clean.get_boolean ());
+    assert_cmpstr (client.received.str, CompareOperator.EQ, "echo me");
+    assert_cmpstr (client.events, CompareOperator.EQ, "mel");
+    server.close ();
+    yield server.wait_closed (null);
+}
+
+void test_protocol (string kind) throws Error {
+    var loop = make_driving_loop (kind);
+    if (loop == null)
+        return;
+    var done = loop.create_future ();
+    Error? failure = null;
+    echo.begin (loop, (obj, res) => {
+        try {
+            echo.end (res);
+        } catch (Error e) {
+            failure = e;
+        }
+        try {
+            done.set_result (null);
+        } catch (Error e) {
+            assert_no_error (e);
+        }
+    });
+    loop.run_until_complete (done);
+    if (failure != null)
+        throw failure;
+    close_loop (loop);
+}
+
 /* ----------------------------------------------------------- GLib bridge */
 
 void test_attach () throws Error {
@@ -425,6 +522,7 @@ int main (string[] args) {
         add_kind_test ("timers", kind, test_timers);
         add_kind_test ("futures", kind, test_futures);
         add_kind_test ("sockets", kind, test_sockets);
+        add_kind_test ("protocol", kind, test_protocol);
     }
     Test.add_func ("/Evl/Vala/errors", () => {
         try { test_errors (); } catch (Error e) { assert_no_error (e); }

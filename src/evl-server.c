@@ -61,7 +61,7 @@ struct _EvlServer
   guint              n_connections;
   gboolean           serving;
   gboolean           closed;
-  GList             *waiters;        /* EvlOperation of wait_closed */
+  GList             *waiters;        /* Waiter (wait_closed) */
 };
 
 G_DEFINE_FINAL_TYPE (EvlServer, evl_server, G_TYPE_OBJECT)
@@ -121,6 +121,70 @@ evl_server_init (EvlServer *self)
 /* ---------------------------------------------------------------------- */
 /* closing */
 
+/* A wait_closed in progress. Its GCancellable may fire in any thread:
+ * the handler only posts wait_cancel_cb to the loop's thread. */
+typedef struct
+{
+  gint          ref_count;    /* atomic: the list's + posted cancellations */
+  EvlServer    *server;       /* alive while the waiter is in its list */
+  EvlOperation *op;           /* NULL once completed */
+  GCancellable *cancellable;
+  gulong        cancel_id;
+} Waiter;
+
+static void
+waiter_unref (gpointer data)
+{
+  Waiter *w = data;
+
+  if (!g_atomic_int_dec_and_test (&w->ref_count))
+    return;
+  g_clear_object (&w->op);
+  g_clear_object (&w->cancellable);
+  g_free (w);
+}
+
+/* On the loop's thread, never inside the handler: no deadlock, and no
+ * handler runs after it. */
+static void
+waiter_complete (Waiter *w,
+                 GError *error)
+{
+  EvlOperation *op = g_steal_pointer (&w->op);
+
+  if (w->cancel_id != 0)
+    g_cancellable_disconnect (w->cancellable, w->cancel_id);
+  w->cancel_id = 0;
+  if (error != NULL)
+    evl_operation_return_error (op, error);
+  else
+    evl_operation_return_boolean (op, TRUE);
+  g_object_unref (op);
+  waiter_unref (w);   /* the list's */
+}
+
+static void
+wait_cancel_cb (gpointer data)
+{
+  Waiter *w = data;
+
+  if (w->op == NULL)
+    return;
+  w->server->waiters = g_list_remove (w->server->waiters, w);
+  waiter_complete (w, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                           _("Operation was cancelled")));
+}
+
+static void
+wait_cancelled (GCancellable *cancellable,
+                gpointer      data)
+{
+  Waiter *w = data;
+
+  g_atomic_int_inc (&w->ref_count);
+  evl_loop_call_soon_threadsafe_internal (w->server->loop, wait_cancel_cb, w, waiter_unref);
+}
+
 static void
 complete_waiters (EvlServer *self)
 {
@@ -131,11 +195,10 @@ complete_waiters (EvlServer *self)
   waiters = g_steal_pointer (&self->waiters);
   while (waiters != NULL)
     {
-      EvlOperation *op = waiters->data;
+      Waiter *w = waiters->data;
 
       waiters = g_list_delete_link (waiters, waiters);
-      evl_operation_return_boolean (op, TRUE);
-      g_object_unref (op);
+      waiter_complete (w, NULL);
     }
 }
 
@@ -507,6 +570,7 @@ evl_server_wait_closed_async (EvlServer           *server,
 {
   EvlOperation *op;
   GError *error = NULL;
+  Waiter *w;
 
   g_return_if_fail (EVL_IS_SERVER (server));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -518,7 +582,16 @@ evl_server_wait_closed_async (EvlServer           *server,
       g_object_unref (op);
       return;
     }
-  server->waiters = g_list_append (server->waiters, op);
+  w = g_new0 (Waiter, 1);
+  w->ref_count = 1;
+  w->server = server;
+  w->op = op;
+  server->waiters = g_list_append (server->waiters, w);
+  if (cancellable != NULL)
+    {
+      w->cancellable = g_object_ref (cancellable);
+      w->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (wait_cancelled), w, NULL);
+    }
   complete_waiters (server);
 }
 

@@ -246,6 +246,50 @@ test_close_and_wait (void)
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
 
+typedef struct
+{
+  EvlServer *server;
+  gboolean   done;
+  GError    *error;
+} WaitCancelled;
+
+static void
+wait_cancelled_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  WaitCancelled *wc = data;
+
+  g_assert_false (evl_server_wait_closed_finish (wc->server, result, &wc->error));
+  wc->done = TRUE;
+}
+
+static void
+test_wait_closed_cancelled (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  GCancellable *cancellable = g_cancellable_new ();
+  WaitCancelled wc = { NULL, FALSE, NULL };
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "127.0.0.1");
+  wc.server = server;
+  evl_server_wait_closed_async (server, cancellable, wait_cancelled_cb, &wc);
+  evl_test_run_once (loop);
+  g_assert_false (wc.done);
+  g_cancellable_cancel (cancellable);
+  test_run_until (loop, &wc.done);
+  g_assert_error (wc.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&wc.error);
+  g_object_unref (cancellable);
+  test_server_close (loop, server);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+}
+
 /* A server dropped by its owner keeps serving until closed; closing the
  * loop ends it and its connections. */
 static void
@@ -359,6 +403,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Server/multiple-addresses", test_multiple_addresses);
   g_test_add_func ("/Evl/Server/address-in-use", test_address_in_use);
   g_test_add_func ("/Evl/Server/close-and-wait-closed", test_close_and_wait);
+  g_test_add_func ("/Evl/Server/wait-closed-cancelled", test_wait_closed_cancelled);
   g_test_add_func ("/Evl/Server/loop-close", test_loop_close_ends_server);
   g_test_add_func ("/Evl/Server/emfile", test_emfile);
 

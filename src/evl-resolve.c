@@ -16,6 +16,11 @@
 typedef struct
 {
   gint            ref_count;     /* atomic */
+  GMutex          lock;
+  /* Not a reference: set while the lookup is pending, when the pending
+   * operation keeps the loop alive; cleared (under @lock) when it is
+   * answered, so a worker that outlives it (getaddrinfo cannot be
+   * interrupted) never touches or keeps the loop. */
   EvlLoop        *loop;
   char           *host;
   GCancellable   *cancellable;
@@ -39,7 +44,7 @@ resolve_unref (gpointer data)
   g_clear_error (&r->error);
   g_clear_object (&r->cancellable);
   g_free (r->host);
-  g_clear_object (&r->loop);
+  g_mutex_clear (&r->lock);
   g_free (r);
 }
 
@@ -54,6 +59,9 @@ resolve_deliver (Resolve *r,
   if (r->cancel_id != 0)
     g_cancellable_disconnect (r->cancellable, r->cancel_id);
   r->cancel_id = 0;
+  g_mutex_lock (&r->lock);
+  r->loop = NULL;
+  g_mutex_unlock (&r->lock);
   r->callback (result, error, r->user_data);
 }
 
@@ -112,6 +120,8 @@ on_resolve_cancelled (GCancellable *cancellable,
   Resolve *r = data;
 
   g_atomic_int_inc (&r->ref_count);
+  /* Runs before the answer (which disconnects this handler, waiting for
+   * it) or on the loop's thread: the loop is alive. */
   evl_loop_call_soon_threadsafe_internal (r->loop, resolve_cancel_cb, r, resolve_unref);
 }
 
@@ -124,7 +134,14 @@ resolve_worker (gpointer data,
 
   r->result = g_resolver_lookup_by_name (resolver, r->host, r->cancellable, &r->error);
   g_object_unref (resolver);
-  evl_loop_call_soon_threadsafe_internal (r->loop, resolved_cb, r, resolve_unref);
+  g_atomic_int_inc (&r->ref_count);
+  g_mutex_lock (&r->lock);
+  if (r->loop != NULL)
+    evl_loop_call_soon_threadsafe_internal (r->loop, resolved_cb, r, resolve_unref);
+  else
+    resolve_unref (r);   /* answered already (cancelled, loop closed) */
+  g_mutex_unlock (&r->lock);
+  resolve_unref (r);
 }
 
 static GThreadPool *
@@ -165,7 +182,8 @@ evl_net_resolve (EvlLoop        *loop,
   GInetAddress *numeric;
 
   r->ref_count = 1;
-  r->loop = g_object_ref (loop);
+  g_mutex_init (&r->lock);
+  r->loop = loop;
   r->host = g_strdup (host);
   r->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   r->callback = callback;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -719,6 +720,126 @@ test_fd_reuse_replace (void)
   check_fd_reuse (FALSE);
 }
 
+/* A regular file: epoll refuses it, poll and select report it ready. Either
+ * way the call is clean: an error with the notify run, or a reader that
+ * fires; and the fd table stays consistent. */
+static void
+test_regular_file (void)
+{
+  EvlLoop *loop;
+  Watch r;
+  GError *error = NULL;
+  char *path = NULL;
+  int fd;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+
+  fd = g_file_open_tmp ("evl-test-XXXXXX", &path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+
+  watch_init (&r, loop, fd);
+  r.drain = FALSE;
+  if (evl_loop_add_reader (loop, fd, watch_cb, &r, watch_notify, &error))
+    {
+      g_assert_no_error (error);
+      run_until_ran (&r);
+      g_assert_true (evl_loop_remove_reader (loop, fd));
+    }
+  else
+    {
+      g_assert_nonnull (error);
+      g_test_message ("add_reader on a regular file: %s", error->message);
+      g_clear_error (&error);
+      g_assert_false (evl_loop_remove_reader (loop, fd));
+    }
+  g_assert_cmpuint (r.n_notified, ==, 1);
+
+  /* The loop still works. */
+  run_for (loop, 0.001);
+
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (r.n_notified, ==, 1);
+  g_assert_cmpint (close (fd), ==, 0);
+  g_unlink (path);
+  g_free (path);
+}
+
+/* The loop's own fds (its wakeup descriptor, its epoll fd) cannot be
+ * watched through it, or, if they can, do not break it. */
+static void
+test_own_fds (void)
+{
+  EvlLoop *loop;
+  GHashTable *before = g_hash_table_new (g_direct_hash, g_direct_equal);
+  GDir *dir;
+  const char *name;
+  GArray *own = g_array_new (FALSE, FALSE, sizeof (int));
+  guint i, n_timer = 0;
+
+  dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_hash_table_add (before, GINT_TO_POINTER (atoi (name)));
+  g_dir_close (dir);
+
+  loop = evl_test_new_loop ();
+  if (loop == NULL)
+    {
+      g_hash_table_unref (before);
+      g_array_unref (own);
+      return;
+    }
+
+  dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      int fd = atoi (name);
+
+      if (!g_hash_table_contains (before, GINT_TO_POINTER (fd)) && fcntl (fd, F_GETFD) >= 0)
+        g_array_append_val (own, fd);
+    }
+  g_dir_close (dir);
+
+  for (i = 0; i < own->len; i++)
+    {
+      int fd = g_array_index (own, int, i);
+      Watch r;
+      GError *error = NULL;
+
+      if (fcntl (fd, F_GETFD) < 0)
+        continue;   /* the GDir's own fd */
+      watch_init (&r, loop, fd);
+      r.drain = FALSE;
+      if (evl_loop_add_reader (loop, fd, watch_cb, &r, watch_notify, &error))
+        {
+          g_assert_no_error (error);
+          run_for (loop, 0.001);
+          g_assert_true (evl_loop_remove_reader (loop, fd));
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          g_clear_error (&error);
+          g_assert_false (evl_loop_remove_reader (loop, fd));
+        }
+      g_assert_cmpuint (r.n_notified, ==, 1);
+    }
+
+  /* The loop still works: timers, and posts from other threads (the
+   * wakeup descriptor). */
+  evl_loop_call_later (loop, 0.001, evl_test_count, &n_timer, NULL);
+  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &n_timer, 5.0));
+  evl_handle_unref (evl_loop_call_soon_threadsafe (loop, evl_test_count, &n_timer, NULL));
+  evl_test_run_once (loop);
+  g_assert_cmpuint (n_timer, ==, 2);
+
+  evl_test_close_loop (loop);
+  g_hash_table_unref (before);
+  g_array_unref (own);
+}
+
 #define N_PAIRS 500
 
 static void
@@ -933,6 +1054,8 @@ main (int   argc,
   g_test_add_func ("/Evl/LoopIO/closed-while-registered", test_closed_while_registered);
   g_test_add_func ("/Evl/LoopIO/fd-reuse/after-remove", test_fd_reuse_after_remove);
   g_test_add_func ("/Evl/LoopIO/fd-reuse/replace", test_fd_reuse_replace);
+  g_test_add_func ("/Evl/LoopIO/regular-file", test_regular_file);
+  g_test_add_func ("/Evl/LoopIO/own-fds", test_own_fds);
   g_test_add_func ("/Evl/LoopIO/many-fds", test_many_fds);
   g_test_add_func ("/Evl/LoopIO/close-with-watches", test_close_with_watches);
   g_test_add_func ("/Evl/LoopIO/finalize-with-watches", test_finalize_with_watches);

@@ -1164,11 +1164,33 @@ evl_loop_run_forever (EvlLoop  *loop,
   return TRUE;
 }
 
+/* The done callback of run_until_complete. It may already be scheduled
+ * (the future completed) when the run ends for another reason, and then
+ * cannot be removed: it only stops the loop while its run is active, so
+ * that it does not end a later run. */
+typedef struct
+{
+  EvlLoop  *loop;
+  gboolean  active;
+} RunUntilComplete;
+
 static void
 stop_when_done (EvlFuture *future,
                 gpointer   user_data)
 {
-  evl_loop_stop (EVL_LOOP (user_data));
+  RunUntilComplete *run = user_data;
+
+  if (run->active)
+    evl_loop_stop (run->loop);
+}
+
+static void
+run_until_complete_free (gpointer data)
+{
+  RunUntilComplete *run = data;
+
+  g_object_unref (run->loop);
+  g_free (run);
 }
 
 /**
@@ -1202,9 +1224,15 @@ evl_loop_run_until_complete (EvlLoop    *loop,
   g_object_ref (future);
   if (!evl_future_is_done (future))
     {
-      evl_future_add_done_callback (future, stop_when_done, g_object_ref (loop), g_object_unref);
+      RunUntilComplete *run = g_new (RunUntilComplete, 1);
+
+      run->loop = g_object_ref (loop);
+      run->active = TRUE;
+      evl_future_add_done_callback (future, stop_when_done, run, run_until_complete_free);
       ok = evl_loop_run_forever (loop, error);
-      evl_future_remove_done_callback (future, stop_when_done, loop);
+      /* Before the removal, which may free @run. */
+      run->active = FALSE;
+      evl_future_remove_done_callback (future, stop_when_done, run);
       if (!ok)
         {
           g_object_unref (future);

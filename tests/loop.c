@@ -746,6 +746,55 @@ test_run_until_complete_stopped (void)
   evl_test_close_loop (loop);
 }
 
+/* The future completes in the same iteration as a stop: the run ends with
+ * its result, and the loop's own "stop when done" callback, scheduled by the
+ * completion, must not stop a later run. */
+typedef struct
+{
+  EvlLoop   *loop;
+  Completer  completer;
+} CompleteAndStop;
+
+static void
+complete_and_stop_cb (gpointer user_data)
+{
+  CompleteAndStop *c = user_data;
+
+  complete_cb (&c->completer);
+  evl_loop_stop (c->loop);
+}
+
+static void
+test_run_until_complete_no_stray_stop (void)
+{
+  EvlLoop *loop;
+  EvlFuture *future;
+  CompleteAndStop c;
+  GError *error = NULL;
+  GArray *log;
+  Entry marker;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  log = g_array_new (FALSE, FALSE, sizeof (int));
+
+  future = evl_loop_create_future (loop);
+  c = (CompleteAndStop) { loop, { future, 0 } };
+  evl_loop_call_soon (loop, complete_and_stop_cb, &c, NULL);
+  g_assert_true (evl_loop_run_until_complete (loop, future, &error));
+  g_assert_no_error (error);
+
+  /* This run lasts until its own stop, after the marker. */
+  marker = (Entry) { log, 1 };
+  evl_loop_call_later (loop, 0.01, log_cb, &marker, NULL);
+  evl_loop_call_later (loop, 0.02, stop_cb, loop, NULL);
+  run_forever (loop);
+  g_assert_cmpuint (log->len, ==, 1);
+
+  g_object_unref (future);
+  g_array_unref (log);
+  evl_test_close_loop (loop);
+}
+
 /* Nested runs: a callback runs the loop again; stop() ends the innermost run
  * only. */
 typedef struct
@@ -1325,12 +1374,18 @@ static void
 test_debug_env (void)
 {
   EvlLoop *loop;
-  char *saved = g_strdup (g_getenv ("EVL_DEBUG"));
+
+  /* In a subprocess: setenv() is not thread-safe, and earlier tests ran
+   * threads. */
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
 
   g_setenv ("EVL_DEBUG", "1", TRUE);
-  loop = evl_test_new_loop ();
-  if (loop == NULL)
-    goto out;
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   g_assert_true (evl_loop_get_debug (loop));
   /* Read at construction only. */
   g_setenv ("EVL_DEBUG", "0", TRUE);
@@ -1345,12 +1400,6 @@ test_debug_env (void)
   loop = evl_test_new_loop ();
   g_assert_false (evl_loop_get_debug (loop));
   evl_test_close_loop (loop);
-
-out:
-  g_unsetenv ("EVL_DEBUG");
-  if (saved != NULL)
-    g_setenv ("EVL_DEBUG", saved, TRUE);
-  g_free (saved);
 }
 
 /* idle ------------------------------------------------------------------- */
@@ -1405,6 +1454,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Loop/run-until-complete/error", test_run_until_complete_error);
   g_test_add_func ("/Evl/Loop/run-until-complete/cancelled", test_run_until_complete_cancelled);
   g_test_add_func ("/Evl/Loop/run-until-complete/stopped", test_run_until_complete_stopped);
+  g_test_add_func ("/Evl/Loop/run-until-complete/no-stray-stop", test_run_until_complete_no_stray_stop);
   g_test_add_func ("/Evl/Loop/run/nested", test_nested_runs);
   g_test_add_func ("/Evl/Loop/run/is-running", test_is_running);
   g_test_add_func ("/Evl/Loop/run/two-loops", test_running_loop_two_loops);

@@ -509,7 +509,9 @@ class EvlEventLoop(_compat.SelectorEventLoop):
         ntodo = len(ready)
         if not ntodo:
             return
-        dispatching = _compat.get_running_loop() is not self
+        # Outside run_forever(), GLib is dispatching the loop (attach()).
+        # (Not asked of _get_running_loop(): it costs a getpid() in 3.11.)
+        dispatching = not self._run_depth
         if dispatching:
             saved = self._enter_dispatch()
         in_c, self._in_c = self._in_c, False
@@ -539,7 +541,7 @@ class EvlEventLoop(_compat.SelectorEventLoop):
 
     def _run_handle(self, handle):
         """Runs one handle called by the Evl loop (timer, fd, signal)."""
-        dispatching = _compat.get_running_loop() is not self
+        dispatching = not self._run_depth
         if dispatching:
             saved = self._enter_dispatch()
         in_c, self._in_c = self._in_c, False
@@ -662,9 +664,9 @@ class EvlEventLoop(_compat.SelectorEventLoop):
 
     def _run_once(self):
         """One iteration of the Evl loop (for code that calls asyncio's
-        private _run_once; run_forever does not)."""
-        self._evl.stop()
-        self._evl_run()
+        private _run_once; run_forever does not): a run after a stop."""
+        self.stop()
+        self.run_forever()
 
     def _python_signals(self):
         return _PythonSignals(self)

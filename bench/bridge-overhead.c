@@ -11,17 +11,19 @@
  *   glib        for reference, the same ping-pong on GLib alone
  *               (g_unix_fd_add in a GMainContext run by g_main_loop_run)
  *
- * With --idle-fds=N, the loop (or GLib) also watches N idle socketpair
- * ends. Prints one line per mode:
+ * each for the selector loop (evl-selector, evl-selector-attached,
+ * evl-selector-driving) and the proactor loop (evl-proactor, ...), once
+ * with no other fd and once with 1000 idle socketpair ends watched too
+ * (--idle-fds=N: only N). Scenario 7 of bench/: one BENCH line per
+ * (idle fds, implementation); see bench-common.h.
  *
- *   bridge-overhead mode=attached selector=EvlEpollSelector idle_fds=0 round_trips_per_s=... us_per_round_trip=...
- *
- * EVL_SELECTOR=poll|select picks the selector; EVL_BENCH_SMOKE=1 runs a
- * tiny amount of work. Never asserts a time.
+ * EVL_SELECTOR=poll|select picks the selector.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #define _GNU_SOURCE  /* accept4 */
+
+#include "bench-common.h"
 
 #include <evloop-glib/evloop-glib.h>
 #include <glib-unix.h>
@@ -33,7 +35,6 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -195,46 +196,73 @@ typedef enum
   MODE_GLIB,
 } Mode;
 
-static const char *mode_names[] = { "standalone", "attached", "driving", "glib" };
+typedef struct
+{
+  double  seconds;
+  guint   n_idle;
+  int    *idle_fds;
+} Ctx;
 
-static void
-run_mode (Mode    mode,
-          double  seconds,
-          guint   n_idle,
-          int    *idle_fds)
+static EvlLoop *
+new_loop (gboolean proactor, GMainContext *context, char **why)
+{
+  GError *error = NULL;
+  EvlLoop *loop;
+
+  if (!proactor)
+    return g_object_new (EVL_TYPE_SELECTOR_LOOP, "context", context, NULL);
+  loop = g_initable_new (EVL_TYPE_PROACTOR_LOOP, NULL, &error, "context", context, NULL);
+  if (loop == NULL)
+    {
+      *why = g_strdup (error->message);
+      g_error_free (error);
+    }
+  return loop;
+}
+
+static gboolean
+run_mode (Mode      mode,
+          gboolean  proactor,
+          Ctx      *ctx,
+          double   *out,
+          char    **why)
 {
   PingPong pp = { { -1 }, { -1 }, 0 };
   GMainContext *context = NULL;
   EvlLoop *loop = NULL;
-  const char *selector = "none";
   GError *error = NULL;
   GSource *idle_watch = NULL;
   int glib_pair[2] = { -1, -1 };
   gint64 start, end;
   guint i;
 
-  tcp_pair (&pp.client.fd, &pp.server.fd);
-  memset (pp.client.buf, 'p', MSG_SIZE);
-
   if (mode != MODE_STANDALONE)
     context = g_main_context_new ();
   if (mode != MODE_GLIB)
     {
-      loop = mode == MODE_DRIVING
-             ? g_object_new (EVL_TYPE_SELECTOR_LOOP, "context", context, NULL)
-             : evl_selector_loop_new (NULL);
-      selector = G_OBJECT_TYPE_NAME (evl_selector_loop_get_selector (EVL_SELECTOR_LOOP (loop)));
+      loop = new_loop (proactor, mode == MODE_DRIVING ? context : NULL, why);
+      if (loop == NULL)
+        {
+          g_clear_pointer (&context, g_main_context_unref);
+          return FALSE;
+        }
+    }
+  tcp_pair (&pp.client.fd, &pp.server.fd);
+  memset (pp.client.buf, 'p', MSG_SIZE);
+
+  if (mode != MODE_GLIB)
+    {
       pp.loop = loop;
       evl_loop_add_reader (loop, pp.server.fd, server_cb, &pp, NULL, &error);
       g_assert_no_error (error);
       evl_loop_add_reader (loop, pp.client.fd, client_cb, &pp, NULL, &error);
       g_assert_no_error (error);
-      for (i = 0; i < n_idle; i++)
+      for (i = 0; i < ctx->n_idle; i++)
         {
-          evl_loop_add_reader (loop, idle_fds[i], nothing_cb, NULL, NULL, &error);
+          evl_loop_add_reader (loop, ctx->idle_fds[i], nothing_cb, NULL, NULL, &error);
           g_assert_no_error (error);
         }
-      evl_loop_call_later (loop, seconds, deadline_cb, &pp, NULL);
+      evl_loop_call_later (loop, ctx->seconds, deadline_cb, &pp, NULL);
       if (mode == MODE_ATTACHED)
         {
           pp.ml = g_main_loop_new (context, FALSE);
@@ -263,14 +291,14 @@ run_mode (Mode    mode,
       g_source_set_callback (s, G_SOURCE_FUNC (glib_client_cb), &pp, NULL);
       g_source_attach (s, context);
       g_source_unref (s);
-      for (i = 0; i < n_idle; i++)
+      for (i = 0; i < ctx->n_idle; i++)
         {
-          s = g_unix_fd_source_new (idle_fds[i], G_IO_IN);
+          s = g_unix_fd_source_new (ctx->idle_fds[i], G_IO_IN);
           g_source_set_callback (s, G_SOURCE_FUNC (glib_idle_fd_cb), NULL, NULL);
           g_source_attach (s, context);
           g_source_unref (s);
         }
-      s = g_timeout_source_new ((guint) (seconds * 1000));
+      s = g_timeout_source_new ((guint) (ctx->seconds * 1000));
       g_source_set_callback (s, glib_deadline_cb, &pp, NULL);
       g_source_attach (s, context);
       g_source_unref (s);
@@ -286,17 +314,7 @@ run_mode (Mode    mode,
   else
     g_main_loop_run (pp.ml);
   end = g_get_monotonic_time ();
-
-  {
-    double elapsed = (end - start) / 1e6;
-    double rate = pp.round_trips / elapsed;
-
-    printf ("bridge-overhead mode=%s selector=%s idle_fds=%u round_trips=%" G_GUINT64_FORMAT
-            " seconds=%.3f round_trips_per_s=%.0f us_per_round_trip=%.2f\n",
-            mode_names[mode], selector, n_idle, pp.round_trips, elapsed, rate,
-            rate > 0 ? 1e6 / rate : 0.0);
-    fflush (stdout);
-  }
+  out[0] = pp.round_trips / ((end - start) / 1e6);
 
   if (idle_watch != NULL)
     {
@@ -314,61 +332,67 @@ run_mode (Mode    mode,
   g_clear_pointer (&context, g_main_context_unref);
   close (pp.client.fd);
   close (pp.server.fd);
+  return TRUE;
 }
+
+static gboolean sel_standalone (gpointer c, double *o, char **w) { return run_mode (MODE_STANDALONE, FALSE, c, o, w); }
+static gboolean sel_attached (gpointer c, double *o, char **w) { return run_mode (MODE_ATTACHED, FALSE, c, o, w); }
+static gboolean sel_driving (gpointer c, double *o, char **w) { return run_mode (MODE_DRIVING, FALSE, c, o, w); }
+static gboolean pro_standalone (gpointer c, double *o, char **w) { return run_mode (MODE_STANDALONE, TRUE, c, o, w); }
+static gboolean pro_attached (gpointer c, double *o, char **w) { return run_mode (MODE_ATTACHED, TRUE, c, o, w); }
+static gboolean pro_driving (gpointer c, double *o, char **w) { return run_mode (MODE_DRIVING, TRUE, c, o, w); }
+static gboolean glib_alone (gpointer c, double *o, char **w) { return run_mode (MODE_GLIB, FALSE, c, o, w); }
 
 int
 main (int   argc,
       char *argv[])
 {
-  double seconds = 2.0;
-  int idle = 0;
-  char *only = NULL;
+  static const BenchMetric metrics[] = { { "round_trips", "rt/s", TRUE } };
+  static const BenchImpl impls[] = {
+    { "evl-selector", BENCH_EVL, sel_standalone },
+    { "evl-selector-attached", BENCH_EVL, sel_attached },
+    { "evl-selector-driving", BENCH_EVL, sel_driving },
+    { "evl-proactor", BENCH_EVL, pro_standalone },
+    { "evl-proactor-attached", BENCH_EVL, pro_attached },
+    { "evl-proactor-driving", BENCH_EVL, pro_driving },
+    { "glib", BENCH_PEER, glib_alone },
+  };
+  double seconds = 0;
+  int idle = -1;
   GOptionEntry entries[] = {
-    { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "Seconds per mode (default 2)", "S" },
-    { "idle-fds", 'i', 0, G_OPTION_ARG_INT, &idle, "Idle fds watched besides the ping-pong", "N" },
-    { "mode", 'm', 0, G_OPTION_ARG_STRING, &only, "Run only this mode", "MODE" },
+    { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "Seconds per measurement (default 0.5)", "S" },
+    { "idle-fds", 0, 0, G_OPTION_ARG_INT, &idle, "Idle fds watched besides the ping-pong (default: 0, then 1000)", "N" },
     { NULL }
   };
-  GOptionContext *options = g_option_context_new ("- cost of the GLib bridges");
-  GError *error = NULL;
-  int *idle_fds = NULL;
-  guint i;
+  int counts[2] = { 0, 1000 };
+  guint n_counts = 2, c, i;
+  Ctx ctx = { 0 };
+  const char *sel = g_getenv ("EVL_SELECTOR");
 
-  g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error))
+  bench_init (&argc, &argv, "- scenario 7: cost of the GLib bridges", entries);
+  ctx.seconds = seconds > 0 ? seconds : bench_seconds (0.5);
+  if (idle >= 0)
     {
-      fprintf (stderr, "bridge-overhead: %s\n", error->message);
-      return 2;
+      counts[0] = idle;
+      n_counts = 1;
     }
-  g_option_context_free (options);
-  if (g_getenv ("EVL_BENCH_SMOKE") != NULL)
-    seconds = 0.05;
-  if (idle < 0)
-    idle = 0;
-  if (idle > 0)
+  bench_raise_nofile ();
+  for (c = 0; c < n_counts; c++)
     {
-      struct rlimit rl;
+      char params[96];
 
-      getrlimit (RLIMIT_NOFILE, &rl);
-      if (rl.rlim_cur < (rlim_t) idle * 2 + 256 && rl.rlim_max >= (rlim_t) idle * 2 + 256)
-        {
-          rl.rlim_cur = (rlim_t) idle * 2 + 256;
-          setrlimit (RLIMIT_NOFILE, &rl);
-        }
-      idle_fds = g_new (int, 2 * idle);
-      for (i = 0; i < (guint) idle; i++)
-        if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &idle_fds[2 * i]) < 0)
+      ctx.n_idle = (guint) counts[c];
+      ctx.idle_fds = g_new (int, 2 * MAX (ctx.n_idle, 1));
+      for (i = 0; i < ctx.n_idle; i++)
+        if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &ctx.idle_fds[2 * i]) < 0)
           g_error ("socketpair: %s", g_strerror (errno));
       /* Watch one end of each pair. */
-      for (i = 0; i < (guint) idle; i++)
-        idle_fds[i] = idle_fds[2 * i];
+      for (i = 0; i < ctx.n_idle; i++)
+        ctx.idle_fds[i] = ctx.idle_fds[2 * i];
+      g_snprintf (params, sizeof params, "idle_fds=%u selector=%s", ctx.n_idle,
+                  sel != NULL && *sel != '\0' ? sel : "default");
+      bench_run ("bridge-overhead", params, metrics, G_N_ELEMENTS (metrics), impls, G_N_ELEMENTS (impls), &ctx);
+      g_free (ctx.idle_fds);  /* the idle sockets stay open until exit */
     }
-
-  for (i = 0; i < G_N_ELEMENTS (mode_names); i++)
-    if (only == NULL || g_str_equal (only, mode_names[i]))
-      run_mode ((Mode) i, seconds, (guint) idle, idle_fds);
-
-  g_free (only);
-  g_free (idle_fds);  /* the process exits: the idle sockets go with it */
   return 0;
 }

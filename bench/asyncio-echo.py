@@ -4,9 +4,14 @@
 # readexactly), on the stock asyncio loop and on evl_asyncio.EvlEventLoop
 # over each Evl loop kind, in one run.
 #
-# Prints one machine-readable line per loop (the median of the repeats):
-#   asyncio-echo loop=<name> roundtrips=<N> size=<SIZE> us_per_roundtrip=<median> roundtrips_per_s=<rate> repeats=<R>
-# and never asserts a time. EVL_BENCH_SMOKE=1 does a tiny amount of work.
+# Prints one line per loop in bench/'s BENCH format (bench-common.h): the
+# median of the interleaved runs, their range, and the ratio to asyncio's own
+# loop (kind=peer):
+#   BENCH scenario=asyncio-echo roundtrips=1000 size=64 metric=per_roundtrip
+#         impl=evl-selector kind=evl value=44.5 unit=us/op min=.. max=..
+#         runs=7 better=lower ratio_to_best_peer=1.13 best_peer=asyncio-selector
+# and never asserts a time. --quick (fewer runs) or EVL_BENCH_SMOKE=1 (a
+# tiny amount of work) for CI.
 #
 # Uninstalled:
 #   GI_TYPELIB_PATH=build/introspection LD_LIBRARY_PATH=build/src \
@@ -80,35 +85,43 @@ def proactor():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description='asyncio streams TCP echo on each loop')
     parser.add_argument('--roundtrips', type=int, default=1000)
     parser.add_argument('--size', type=int, default=64)
-    parser.add_argument('--repeats', type=int, default=7)
+    parser.add_argument('--runs', type=int, default=7)
+    parser.add_argument('--quick', action='store_true', help='fewer runs')
     args = parser.parse_args()
-    if os.environ.get('EVL_BENCH_SMOKE'):
-        args.roundtrips, args.repeats = 20, 1
+    if args.quick:
+        args.runs = 3
+    if os.environ.get('EVL_BENCH_SMOKE', '0') not in ('', '0'):
+        args.roundtrips, args.runs = 20, 1
 
-    loops = [('asyncio-selector', stock_loop),
-             ('evl-selector', evl_loop(lambda: Evl.SelectorLoop.new(None)))]
+    # (name, kind, factory): asyncio's own loop is the peer to beat.
+    loops = [('asyncio-selector', 'peer', stock_loop),
+             ('evl-selector', 'evl', evl_loop(lambda: Evl.SelectorLoop.new(None)))]
     try:
         Evl.ProactorLoop.new().close()
     except GLib.Error as error:
         print(f'# evl-proactor not measured: {error.message}')
     else:
-        loops.append(('evl-proactor', evl_loop(proactor)))
+        loops.append(('evl-proactor', 'evl', evl_loop(proactor)))
 
-    results = {name: [] for name, _ in loops}
+    results = {name: [] for name, _, _ in loops}
     # Interleave the loops so that machine noise spreads over all of them.
-    for _ in range(args.repeats):
-        for name, factory in loops:
+    for _ in range(args.runs):
+        for name, _, factory in loops:
             with asyncio.Runner(loop_factory=factory) as runner:
-                results[name].append(runner.run(roundtrips(args.roundtrips, args.size)))
+                elapsed = runner.run(roundtrips(args.roundtrips, args.size))
+            results[name].append(elapsed / args.roundtrips * 1e6)
 
-    for name, _ in loops:
-        median = statistics.median(results[name])
-        print(f'asyncio-echo loop={name} roundtrips={args.roundtrips} size={args.size} '
-              f'us_per_roundtrip={median / args.roundtrips * 1e6:.2f} '
-              f'roundtrips_per_s={args.roundtrips / median:.0f} repeats={args.repeats}')
+    peer = statistics.median(results['asyncio-selector'])
+    for name, kind, _ in loops:
+        values = results[name]
+        value = statistics.median(values)
+        print(f'BENCH scenario=asyncio-echo roundtrips={args.roundtrips} size={args.size} '
+              f'metric=per_roundtrip impl={name} kind={kind} value={value:.2f} unit=us/op '
+              f'min={min(values):.2f} max={max(values):.2f} runs={len(values)} better=lower '
+              f'ratio_to_best_peer={value / peer:.3f} best_peer=asyncio-selector')
     sys.stdout.flush()
 
 

@@ -218,7 +218,7 @@ evl_loop_call_soon (EvlLoop        *loop,
     return refuse_closed (notify, user_data, G_STRFUNC);
   check_thread (loop, priv, G_STRFUNC);
 
-  handle = evl_handle_new (loop, callback, user_data, notify, -1, 0);
+  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0);
   ready_push (priv, handle);
   return handle;
 }
@@ -237,7 +237,7 @@ evl_loop_call_soon_internal (EvlLoop        *loop,
         notify (user_data);
       return FALSE;
     }
-  ready_push (priv, evl_handle_new (loop, callback, user_data, notify, -1, 0));
+  ready_push (priv, evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0));
   return TRUE;
 }
 
@@ -264,7 +264,8 @@ schedule_timer (EvlLoop        *loop,
   EvlHandle *handle;
 
   check_thread (loop, priv, "evl_loop_call_at");
-  handle = evl_handle_new (loop, callback, user_data, notify, MAX (when, 0), EVL_HANDLE_TIMER);
+  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, MAX (when, 0),
+                                 EVL_HANDLE_TIMER);
   handle->seq = priv->seq++;
   evl_timer_heap_push (&priv->timers, handle);
   return handle;
@@ -382,9 +383,13 @@ post_threadsafe (EvlLoop        *loop,
       return NULL;
     }
   g_ptr_array_add (priv->ts_queue, handle);
+  /* Wake under the lock: close() closes the wakeup descriptor after it
+   * marked the queue closed under this lock, so the descriptor written to
+   * is still the loop's (its number may otherwise belong to a new file by
+   * then). */
+  evl_loop_wakeup (loop);
   g_mutex_unlock (&priv->ts_lock);
 
-  evl_loop_wakeup (loop);
   return handle;
 }
 
@@ -999,7 +1004,7 @@ run_handle (EvlLoop        *loop,
     }
   else
     evl_handle_run (handle);
-  evl_handle_unref (handle);
+  evl_handle_pool_unref (&priv->pool, handle);
 }
 
 /*
@@ -1284,7 +1289,13 @@ evl_loop_stop (EvlLoop *loop)
   priv = evl_loop_get_priv (loop);
   priv->stopping = TRUE;
   if (priv->thread != NULL && priv->thread != g_thread_self ())
-    evl_loop_wakeup (loop);
+    {
+      /* As in post_threadsafe(): never write to a closed wakeup fd. */
+      g_mutex_lock (&priv->ts_lock);
+      if (!priv->ts_closed)
+        evl_loop_wakeup (loop);
+      g_mutex_unlock (&priv->ts_lock);
+    }
 }
 
 /**
@@ -1783,6 +1794,7 @@ evl_loop_finalize (GObject *object)
   g_free (priv->ready);
   g_free (priv->fds);
   evl_timer_heap_clear (&priv->timers);
+  evl_handle_pool_clear (&priv->pool);
 
   G_OBJECT_CLASS (evl_loop_parent_class)->finalize (object);
 }

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <evloop-glib/evloop-glib.h>
 
@@ -480,6 +481,133 @@ test_close_drops_posts (void)
     }
 }
 
+/* Posts racing with close --------------------------------------------- */
+
+/* Threads post while the loop closes: each post is either accepted (and
+ * then runs or is dropped by close) or refused with a critical; every
+ * notify runs exactly once; and no wakeup is written to the closed wakeup
+ * descriptor, whose number the test takes over at once. */
+#define N_RACERS 3
+
+typedef struct
+{
+  EvlLoop *loop;
+  gint     n_accepted;   /* atomic */
+  gint     n_refused;    /* atomic */
+  gint     n_ran;        /* atomic */
+  gint     n_notified;   /* atomic */
+  gint     n_criticals;  /* atomic */
+  gint     go;           /* atomic */
+} Racers;
+
+static void
+racer_cb (gpointer user_data)
+{
+  Racers *r = user_data;
+
+  g_atomic_int_inc (&r->n_ran);
+}
+
+static void
+racer_notify (gpointer user_data)
+{
+  Racers *r = user_data;
+
+  g_atomic_int_inc (&r->n_notified);
+}
+
+static gpointer
+racer_thread (gpointer user_data)
+{
+  Racers *r = user_data;
+
+  while (!g_atomic_int_get (&r->go))
+    g_thread_yield ();
+  for (;;)
+    {
+      EvlHandle *handle = evl_loop_call_soon_threadsafe (r->loop, racer_cb, r, racer_notify);
+
+      if (handle == NULL)
+        {
+          g_atomic_int_inc (&r->n_refused);
+          break;
+        }
+      g_atomic_int_inc (&r->n_accepted);
+      evl_handle_unref (handle);
+    }
+  return NULL;
+}
+
+static void
+count_closed_critical (const gchar    *log_domain,
+                       GLogLevelFlags  log_level,
+                       const gchar    *message,
+                       gpointer        user_data)
+{
+  Racers *r = user_data;
+
+  if (strstr (message, "closed") != NULL)
+    g_atomic_int_inc (&r->n_criticals);
+  else
+    g_log_default_handler (log_domain, log_level, message, NULL);
+}
+
+static void
+test_post_while_closing (void)
+{
+  EvlLoop *loop;
+  Racers r = { 0 };
+  GThread *threads[N_RACERS];
+  int taken[8][2];
+  guint i, round;
+  char buf[64];
+
+  /* In a subprocess: the refused posts log criticals, which this test
+   * counts instead of treating as fatal. */
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, count_closed_critical, &r);
+
+  for (round = 0; round < (evl_test_under_valgrind () ? 4u : 20u); round++)
+    {
+      gint n_refused_before = r.n_refused;
+
+      EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+      r.loop = loop;
+      r.go = 0;
+      for (i = 0; i < N_RACERS; i++)
+        threads[i] = g_thread_new ("evl-test-racer", racer_thread, &r);
+      g_atomic_int_set (&r.go, 1);
+      evl_loop_call_later (loop, 0.002, stop_cb, loop, NULL);
+      g_assert_true (evl_loop_run_forever (loop, NULL));
+      g_assert_true (evl_loop_close (loop, NULL));
+      /* Take the numbers the loop just freed. */
+      for (i = 0; i < G_N_ELEMENTS (taken); i++)
+        evl_test_socketpair (taken[i]);
+      for (i = 0; i < N_RACERS; i++)
+        g_thread_join (threads[i]);
+      for (i = 0; i < G_N_ELEMENTS (taken); i++)
+        {
+          g_assert_cmpint (read (taken[i][0], buf, sizeof buf), <, 0);
+          g_assert_cmpint (read (taken[i][1], buf, sizeof buf), <, 0);
+          close (taken[i][0]);
+          close (taken[i][1]);
+        }
+      evl_test_close_loop (loop);
+      g_assert_cmpint (r.n_refused - n_refused_before, ==, N_RACERS);
+    }
+
+  g_assert_cmpint (r.n_criticals, ==, r.n_refused);
+  g_assert_cmpint (r.n_ran, <=, r.n_accepted);
+  g_assert_cmpint (r.n_notified, ==, r.n_accepted + r.n_refused);
+  g_test_message ("%d posts accepted, %d ran", r.n_accepted, r.n_ran);
+}
+
 /* Coalescing: a burst of posts costs a handful of wakeups ------------- */
 
 /* The number of write() calls the process made so far, from
@@ -596,6 +724,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Threadsafe/stop-from-thread", test_stop_from_thread);
   g_test_add_func ("/Evl/Threadsafe/post-to-closed", test_post_to_closed);
   g_test_add_func ("/Evl/Threadsafe/close-drops-posts", test_close_drops_posts);
+  g_test_add_func ("/Evl/Threadsafe/post-while-closing", test_post_while_closing);
   g_test_add_func ("/Evl/Threadsafe/coalescing", test_coalescing);
 
   return g_test_run ();

@@ -218,7 +218,7 @@ evl_loop_call_soon (EvlLoop        *loop,
     return refuse_closed (notify, user_data, G_STRFUNC);
   check_thread (loop, priv, G_STRFUNC);
 
-  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0);
+  handle = evl_handle_new (loop, callback, user_data, notify, -1, 0);
   ready_push (priv, handle);
   return handle;
 }
@@ -237,7 +237,7 @@ evl_loop_call_soon_internal (EvlLoop        *loop,
         notify (user_data);
       return FALSE;
     }
-  ready_push (priv, evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0));
+  ready_push (priv, evl_handle_new (loop, callback, user_data, notify, -1, 0));
   return TRUE;
 }
 
@@ -264,8 +264,7 @@ schedule_timer (EvlLoop        *loop,
   EvlHandle *handle;
 
   check_thread (loop, priv, "evl_loop_call_at");
-  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, MAX (when, 0),
-                                 EVL_HANDLE_TIMER);
+  handle = evl_handle_new (loop, callback, user_data, notify, MAX (when, 0), EVL_HANDLE_TIMER);
   handle->seq = priv->seq++;
   evl_timer_heap_push (&priv->timers, handle);
   return handle;
@@ -1004,7 +1003,7 @@ run_handle (EvlLoop        *loop,
     }
   else
     evl_handle_run (handle);
-  evl_handle_pool_unref (&priv->pool, handle);
+  evl_handle_unref (handle);
 }
 
 /*
@@ -1794,7 +1793,6 @@ evl_loop_finalize (GObject *object)
   g_free (priv->ready);
   g_free (priv->fds);
   evl_timer_heap_clear (&priv->timers);
-  evl_handle_pool_clear (&priv->pool);
 
   G_OBJECT_CLASS (evl_loop_parent_class)->finalize (object);
 }

@@ -141,7 +141,7 @@ add_writer (Watch *w)
 static void
 run_until_ran (Watch *w)
 {
-  g_assert_true (evl_test_run_until_flag (w->loop, (gboolean *) &w->n_ran, 5.0));
+  g_assert_true (evl_test_run_until_flag (w->loop, (gboolean *) &w->n_ran, 30.0));
 }
 
 /* Tests ------------------------------------------------------------------ */
@@ -605,7 +605,7 @@ test_closed_while_registered (void)
   write_byte (live[1]);
   evl_loop_call_later (loop, 0.005, evl_test_count, &n_timer, NULL);
   run_until_ran (&other);
-  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &n_timer, 5.0));
+  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &n_timer, 30.0));
   g_assert_cmpuint (other.n_read, ==, 1);
 
   write_byte (live[1]);
@@ -830,7 +830,7 @@ test_own_fds (void)
   /* The loop still works: timers, and posts from other threads (the
    * wakeup descriptor). */
   evl_loop_call_later (loop, 0.001, evl_test_count, &n_timer, NULL);
-  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &n_timer, 5.0));
+  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &n_timer, 30.0));
   evl_handle_unref (evl_loop_call_soon_threadsafe (loop, evl_test_count, &n_timer, NULL));
   evl_test_run_once (loop);
   g_assert_cmpuint (n_timer, ==, 2);

@@ -168,7 +168,14 @@ test_call_soon_chain (void)
       evl_test_run_once (loop);
       g_assert_cmpuint (c.n, ==, i);
     }
-  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &c.n, 1.0));
+  /* One link per iteration, to the end of the chain. */
+  while (c.n < c.max)
+    {
+      evl_test_run_once (loop);
+      g_assert_cmpuint (c.n, ==, i++);
+    }
+  evl_test_run_once (loop);
+  g_assert_cmpuint (c.n, ==, c.max);
   evl_test_close_loop (loop);
 }
 
@@ -344,8 +351,10 @@ typedef struct
 {
   EvlLoop *loop;
   gint     progress;   /* atomic: runs completed */
-  gint     done;       /* atomic */
   gint     n_stuck;    /* atomic: runs the helper had to stop */
+  GMutex   lock;
+  GCond    cond;
+  gboolean done;       /* under lock */
 } TinyDelays;
 
 static void
@@ -359,17 +368,23 @@ unstick_thread (gpointer user_data)
 {
   TinyDelays *t = user_data;
 
-  while (!g_atomic_int_get (&t->done))
+  g_mutex_lock (&t->lock);
+  while (!t->done)
     {
       gint before = g_atomic_int_get (&t->progress);
+      /* Long enough that a loaded machine (or valgrind) does not look
+       * stuck; a stuck run never ends, whatever the window. */
+      gint64 end = g_get_monotonic_time () + (evl_test_under_valgrind () ? 20 : 5) * G_TIME_SPAN_SECOND;
 
-      g_usleep (G_USEC_PER_SEC);
-      if (!g_atomic_int_get (&t->done) && g_atomic_int_get (&t->progress) == before)
+      while (!t->done && g_cond_wait_until (&t->cond, &t->lock, end))
+        ;
+      if (!t->done && g_atomic_int_get (&t->progress) == before)
         {
           g_atomic_int_inc (&t->n_stuck);
           evl_handle_unref (evl_loop_call_soon_threadsafe (t->loop, unstick_cb, t->loop, NULL));
         }
     }
+  g_mutex_unlock (&t->lock);
   return NULL;
 }
 
@@ -386,6 +401,8 @@ test_timers_tiny_delays (void)
   rand = g_rand_new_with_seed (7);
 
   t.loop = loop;
+  g_mutex_init (&t.lock);
+  g_cond_init (&t.cond);
   thread = g_thread_new ("evl-test-unstick", unstick_thread, &t);
   for (i = 0; i < n && !g_atomic_int_get (&t.n_stuck); i++)
     {
@@ -393,12 +410,17 @@ test_timers_tiny_delays (void)
       run_forever (loop);
       g_atomic_int_inc (&t.progress);
     }
-  g_atomic_int_set (&t.done, 1);
+  g_mutex_lock (&t.lock);
+  t.done = TRUE;
+  g_cond_signal (&t.cond);
+  g_mutex_unlock (&t.lock);
   g_thread_join (thread);
   /* A wakeup posted by a late helper may still be queued. */
   evl_test_run_once (loop);
 
   g_assert_cmpint (t.n_stuck, ==, 0);
+  g_mutex_clear (&t.lock);
+  g_cond_clear (&t.cond);
   g_rand_free (rand);
   evl_test_close_loop (loop);
 }

@@ -122,7 +122,7 @@ add_handler (Probe *p,
 static void
 run_until_ran (Probe *p)
 {
-  g_assert_true (evl_test_run_until_flag (p->loop, (gboolean *) &p->n_ran, 10.0));
+  g_assert_true (evl_test_run_until_flag (p->loop, (gboolean *) &p->n_ran, 30.0));
 }
 
 /* Tests ------------------------------------------------------------------ */

@@ -86,6 +86,17 @@ sendfile) run unchanged; only the selector-driven internals are replaced:
 
 Private asyncio internals this module relies on are listed in one place,
 ``_compat`` below, with the Python versions they were checked against.
+
+Known limitations
+-----------------
+* PyGObject before 3.44.2 (Debian 12 ships 3.42) leaks about 110 bytes of
+  libffi closure memory for every Python callback handed to a C function
+  that frees it later -- ``GLib.idle_add`` included. Here that is one per
+  batch of ``call_soon`` callbacks (one per loop iteration that has some),
+  per timer, per fd watch and per ``call_soon_threadsafe`` wake-up. Newer
+  PyGObject does not leak.
+* A loop that is never closed stays alive while the Evl loop holds one of
+  its timers or fd watches (the callbacks reference the loop); close loops.
 """
 
 # SPDX-License-Identifier: LGPL-2.1-or-later

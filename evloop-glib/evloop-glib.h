@@ -12,6 +12,8 @@
 # include "evl-handle.h"
 # include "evl-loop.h"
 # include "evl-future.h"
+# include "evl-loop-executor.h"
+# include "evl-loop-resolve.h"
 # include "evl-selector.h"
 # include "evl-epoll-selector.h"
 # include "evl-poll-selector.h"

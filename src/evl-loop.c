@@ -1171,7 +1171,8 @@ evl_loop_run_forever (EvlLoop  *loop,
 /* The done callback of run_until_complete. It may already be scheduled
  * (the future completed) when the run ends for another reason, and then
  * cannot be removed: it only stops the loop while its run is active, so
- * that it does not end a later run. */
+ * that it does not end a later run. Shared (reference-counted) by the run
+ * and the callback, either of which may end first. */
 typedef struct
 {
   EvlLoop  *loop;
@@ -1189,12 +1190,17 @@ stop_when_done (EvlFuture *future,
 }
 
 static void
-run_until_complete_free (gpointer data)
+run_until_complete_clear (gpointer data)
 {
   RunUntilComplete *run = data;
 
   g_object_unref (run->loop);
-  g_free (run);
+}
+
+static void
+run_until_complete_unref (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, run_until_complete_clear);
 }
 
 /**
@@ -1228,15 +1234,16 @@ evl_loop_run_until_complete (EvlLoop    *loop,
   g_object_ref (future);
   if (!evl_future_is_done (future))
     {
-      RunUntilComplete *run = g_new (RunUntilComplete, 1);
+      RunUntilComplete *run = g_atomic_rc_box_new0 (RunUntilComplete);
 
       run->loop = g_object_ref (loop);
       run->active = TRUE;
-      evl_future_add_done_callback (future, stop_when_done, run, run_until_complete_free);
+      evl_future_add_done_callback (future, stop_when_done,
+                                    g_atomic_rc_box_acquire (run), run_until_complete_unref);
       ok = evl_loop_run_forever (loop, error);
-      /* Before the removal, which may free @run. */
       run->active = FALSE;
       evl_future_remove_done_callback (future, stop_when_done, run);
+      run_until_complete_unref (run);
       if (!ok)
         {
           g_object_unref (future);

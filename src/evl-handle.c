@@ -97,6 +97,10 @@ gboolean
 evl_handle_run (EvlHandle *handle)
 {
   gint old = g_atomic_int_or (&handle->flags, EVL_HANDLE_RUNNING);
+  /* An fd or signal callback may run again inside itself (a nested run of
+   * the loop): only the outermost call clears RUNNING and releases, so the
+   * notify never runs while a call is still on the stack. */
+  gboolean outermost = !(old & EVL_HANDLE_RUNNING);
   gboolean ran = FALSE;
 
   if (!(old & EVL_HANDLE_CANCELLED) && handle->callback != NULL)
@@ -104,6 +108,8 @@ evl_handle_run (EvlHandle *handle)
       handle->callback (handle->user_data);
       ran = TRUE;
     }
+  if (!outermost)
+    return ran;
   old = g_atomic_int_and (&handle->flags, ~EVL_HANDLE_RUNNING);
   if (!(old & EVL_HANDLE_IO) || (old & EVL_HANDLE_CANCELLED))
     evl_handle_release (handle);

@@ -519,6 +519,77 @@ test_remove_in_callback (void)
   close_pair (fds);
 }
 
+/* A reader whose callback runs the loop again (a nested run, as a GTK
+ * callback may do) while its fd stays readable: the reader runs again
+ * inside, and when the outer call then removes it, the notify must still
+ * wait for the outer call to return (it may free what the call uses). */
+typedef struct
+{
+  EvlLoop *loop;
+  int      fd;
+  guint    depth;
+  guint    n_ran;
+  guint    n_nested;
+  guint    n_notified;
+  guint    n_notified_early;
+} Reentrant;
+
+static void
+reentrant_cb (gpointer user_data)
+{
+  Reentrant *r = user_data;
+
+  r->n_ran++;
+  if (r->depth > 0)
+    {
+      r->n_nested++;
+      return;
+    }
+  r->depth++;
+  run_for (r->loop, 0.01);
+  r->depth--;
+  g_assert_true (evl_loop_remove_reader (r->loop, r->fd));
+  /* Still on the stack: too early for the notify. */
+  r->n_notified_early = r->n_notified;
+}
+
+static void
+reentrant_notify (gpointer user_data)
+{
+  Reentrant *r = user_data;
+
+  r->n_notified++;
+}
+
+static void
+test_reentrant_reader (void)
+{
+  EvlLoop *loop;
+  Reentrant r = { 0 };
+  GError *error = NULL;
+  int fds[2];
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  evl_test_socketpair (fds);
+
+  r.loop = loop;
+  r.fd = fds[0];
+  g_assert_true (evl_loop_add_reader (loop, fds[0], reentrant_cb, &r, reentrant_notify, &error));
+  g_assert_no_error (error);
+  write_byte (fds[1]);
+  g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &r.n_ran, 30.0));
+  run_for (loop, 0.01);
+
+  g_assert_cmpuint (r.n_nested, >=, 1);
+  g_assert_cmpuint (r.n_ran, ==, r.n_nested + 1);
+  g_assert_cmpuint (r.n_notified_early, ==, 0);
+  g_assert_cmpuint (r.n_notified, ==, 1);
+
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (r.n_notified, ==, 1);
+  close_pair (fds);
+}
+
 static void
 never_cb (gpointer user_data)
 {
@@ -1050,6 +1121,7 @@ main (int   argc,
   g_test_add_func ("/Evl/LoopIO/replace-in-callback", test_replace_in_callback);
   g_test_add_func ("/Evl/LoopIO/remove", test_remove);
   g_test_add_func ("/Evl/LoopIO/remove-in-callback", test_remove_in_callback);
+  g_test_add_func ("/Evl/LoopIO/reentrant-reader", test_reentrant_reader);
   g_test_add_func ("/Evl/LoopIO/invalid-fd", test_invalid_fd);
   g_test_add_func ("/Evl/LoopIO/closed-while-registered", test_closed_while_registered);
   g_test_add_func ("/Evl/LoopIO/fd-reuse/after-remove", test_fd_reuse_after_remove);

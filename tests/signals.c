@@ -292,6 +292,82 @@ test_remove (void)
   g_assert_cmpint (p.n_notified, ==, 2);
 }
 
+/* The handler removes (or replaces) itself from its callback: its notify
+ * waits until the callback returned. */
+typedef struct
+{
+  Probe  probe;
+  Probe *replacement;       /* NULL: remove */
+  gint   n_notified_inside;
+} SelfRemover;
+
+static void
+self_remover_cb (gpointer user_data)
+{
+  SelfRemover *r = user_data;
+
+  probe_cb (&r->probe);
+  if (r->replacement != NULL)
+    add_handler (r->replacement, SIGUSR1);
+  else
+    g_assert_true (evl_loop_remove_signal_handler (r->probe.loop, SIGUSR1));
+  r->n_notified_inside = r->probe.n_notified;
+}
+
+static void
+check_self_removal (gboolean replace)
+{
+  EvlLoop *loop;
+  SelfRemover r;
+  Probe next;
+  GError *error = NULL;
+
+  setup_dispositions ();
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+
+  probe_init (&r.probe, loop);
+  probe_init (&next, loop);
+  r.replacement = replace ? &next : NULL;
+  r.n_notified_inside = -1;
+  g_assert_true (evl_loop_add_signal_handler (loop, SIGUSR1, self_remover_cb, &r, probe_notify, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (raise (SIGUSR1), ==, 0);
+  run_until_ran (&r.probe);
+  g_assert_cmpint (r.n_notified_inside, ==, 0);
+  g_assert_cmpint (r.probe.n_notified, ==, 1);
+
+  g_assert_cmpint (raise (SIGUSR1), ==, 0);
+  if (replace)
+    {
+      run_until_ran (&next);
+      g_assert_true (evl_loop_remove_signal_handler (loop, SIGUSR1));
+    }
+  else
+    {
+      run_for (loop, 0.01);
+      g_assert_false (evl_loop_remove_signal_handler (loop, SIGUSR1));
+      g_assert_true (own_handler_installed (SIGUSR1));
+    }
+  g_assert_cmpint (r.probe.n_ran, ==, 1);
+
+  evl_test_close_loop (loop);
+  g_assert_cmpint (r.probe.n_notified, ==, 1);
+  g_assert_cmpint (next.n_notified, ==, replace ? 1 : 0);
+}
+
+static void
+test_remove_in_callback (void)
+{
+  check_self_removal (FALSE);
+}
+
+static void
+test_replace_in_callback (void)
+{
+  check_self_removal (TRUE);
+}
+
 static void
 test_restore_disposition (void)
 {
@@ -684,6 +760,8 @@ main (int   argc,
   g_test_add_func ("/Evl/Signals/raise-in-callback", test_raise_in_callback);
   g_test_add_func ("/Evl/Signals/replace", test_replace);
   g_test_add_func ("/Evl/Signals/remove", test_remove);
+  g_test_add_func ("/Evl/Signals/remove-in-callback", test_remove_in_callback);
+  g_test_add_func ("/Evl/Signals/replace-in-callback", test_replace_in_callback);
   g_test_add_func ("/Evl/Signals/restore-disposition", test_restore_disposition);
   g_test_add_func ("/Evl/Signals/chain", test_chain);
   g_test_add_func ("/Evl/Signals/invalid", test_invalid);

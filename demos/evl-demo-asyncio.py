@@ -37,7 +37,7 @@ import gi
 gi.require_version('GLib', '2.0')
 gi.require_version('Gio', '2.0')
 gi.require_version('Gtk', '4.0')
-from gi.repository import GLib, Gio, Gtk  # noqa: E402
+from gi.repository import Gio, Gtk  # noqa: E402
 
 import evl_asyncio  # noqa: E402
 

@@ -102,7 +102,7 @@ Known limitations
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import asyncio
-import collections.abc
+import collections
 import errno
 import logging
 import selectors
@@ -110,7 +110,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 import weakref
 
 import gi
@@ -147,9 +146,8 @@ class _compat:
     SelectorEventLoop = asyncio.SelectorEventLoop
 
     # The policy base: DefaultEventLoopPolicy until 3.13; 3.14 deprecates
-    # the public name and keeps the class as _DefaultEventLoopPolicy.
-    PolicyBase = (getattr(asyncio, '_DefaultEventLoopPolicy', None)
-                  or getattr(events, '_DefaultEventLoopPolicy', None))
+    # the public name and keeps the class as asyncio._DefaultEventLoopPolicy.
+    PolicyBase = getattr(asyncio, '_DefaultEventLoopPolicy', None)
     if PolicyBase is None:
         PolicyBase = asyncio.DefaultEventLoopPolicy
 

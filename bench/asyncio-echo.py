@@ -2,7 +2,9 @@
 # asyncio TCP echo benchmark: N round trips of SIZE bytes over loopback with
 # asyncio streams (start_server / open_connection, write + drain,
 # readexactly), on the stock asyncio loop and on evl_asyncio.EvlEventLoop
-# over each Evl loop kind, in one run.
+# over each Evl loop kind, in one run; evl-selector-driving-glib is the
+# selector loop driving GLib's default main context, as EvlEventLoop()
+# does on the main thread.
 #
 # Prints one line per loop in bench/'s BENCH format (bench-common.h): the
 # median of the interleaved runs, their range, and the ratio to asyncio's own
@@ -84,6 +86,17 @@ def proactor():
     return Evl.ProactorLoop.new()
 
 
+def driving_glib(loop_type):
+    # As EvlEventLoop() makes them on the main thread: the loop drives
+    # GLib's default main context while it runs.
+    def make():
+        loop = loop_type(context=GLib.MainContext.default())
+        if isinstance(loop, Evl.ProactorLoop):
+            loop.init(None)
+        return loop
+    return make
+
+
 def main():
     parser = argparse.ArgumentParser(description='asyncio streams TCP echo on each loop')
     parser.add_argument('--roundtrips', type=int, default=1000)
@@ -105,6 +118,8 @@ def main():
         print(f'# evl-proactor not measured: {error.message}')
     else:
         loops.append(('evl-proactor', 'evl', evl_loop(proactor)))
+    loops.append(('evl-selector-driving-glib', 'evl',
+                  evl_loop(driving_glib(Evl.SelectorLoop))))
 
     results = {name: [] for name, _, _ in loops}
     # Interleave the loops so that machine noise spreads over all of them.

@@ -598,6 +598,44 @@ class AsyncioDrivenByGLibTests(unittest.TestCase):
         self.assertFalse(self.loop.is_running())
         self.assertIsNone(asyncio._get_running_loop())
 
+    def test_async_generators_finalized_under_glib(self):
+        # The loop's async-generator hooks are in place while GLib
+        # dispatches it: a dropped generator is closed on the loop.
+        main_loop = GLib.MainLoop()
+        closed = []
+
+        async def agen():
+            try:
+                yield 1
+                yield 2
+            finally:
+                closed.append(asyncio.get_running_loop())
+
+        async def task():
+            gen = agen()
+            await gen.__anext__()
+            del gen
+            gc.collect()
+            for _ in range(10):
+                await asyncio.sleep(0)
+                if closed:
+                    break
+            main_loop.quit()
+
+        self.loop.create_task(task())
+        glib_main_loop_run(main_loop)
+        self.assertEqual(closed, [self.loop])
+
+        async def keep_one():
+            gen = agen()
+            await gen.__anext__()
+            return gen
+
+        gen = self.loop.run_until_complete(keep_one())
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.assertEqual(closed, [self.loop, self.loop])
+        del gen
+
     def test_run_until_complete_from_a_glib_callback(self):
         # A GTK-style callback (not an asyncio one) may run a coroutine to
         # completion while GLib runs: the loop is not running then.

@@ -26,7 +26,20 @@ struct _EvlHandle
   gint64          when;        /* deadline in ns on the loop clock; -1 for call_soon */
   guint64         seq;         /* insertion order, breaks timer ties */
   EvlLoop        *loop;        /* not owned; cleared when the loop drops the handle */
+  gpointer        block;       /* the EvlHandlePool block it was carved from, or NULL */
 };
+
+/* A loop's allocator for the handles it makes on its own thread
+ * (call_soon, timers): handles are carved from blocks, and the loop keeps
+ * the ones it ran and was the last to hold for reuse, so a busy loop
+ * allocates nothing per callback. A handle outlives its loop as any other
+ * (a block is freed when its last handle is). Loop thread only. */
+typedef struct
+{
+  gpointer   current;    /* block being carved */
+  EvlHandle *free_list;  /* linked through ->user_data */
+  guint      n_free;
+} EvlHandlePool;
 
 EvlHandle *evl_handle_new          (EvlLoop        *loop,
                                     EvlCallback     callback,
@@ -34,6 +47,20 @@ EvlHandle *evl_handle_new          (EvlLoop        *loop,
                                     GDestroyNotify  notify,
                                     gint64          when,
                                     gint            flags);
+
+/* From @pool: as evl_handle_new(); not for THREADSAFE handles. */
+EvlHandle *evl_handle_pool_take    (EvlHandlePool  *pool,
+                                    EvlLoop        *loop,
+                                    EvlCallback     callback,
+                                    gpointer        user_data,
+                                    GDestroyNotify  notify,
+                                    gint64          when,
+                                    gint            flags);
+/* The loop's reference to a handle it ran: reuses the handle when it is
+ * the last one (and the handle is released), else drops it. */
+void       evl_handle_pool_unref   (EvlHandlePool  *pool,
+                                    EvlHandle      *handle);
+void       evl_handle_pool_clear   (EvlHandlePool  *pool);
 
 /* Run the notify (once) and forget callback and data. */
 void       evl_handle_release      (EvlHandle      *handle);

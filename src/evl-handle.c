@@ -41,7 +41,125 @@ evl_handle_new (EvlLoop        *loop,
   handle->when = when;
   handle->seq = 0;
   handle->loop = loop;
+  handle->block = NULL;
   return handle;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the pool */
+
+#define POOL_BLOCK_HANDLES 256
+#define POOL_MAX_FREE      4096
+
+typedef struct
+{
+  gint       live;       /* atomic: slots not yet freed (carved or not) */
+  guint      used;       /* slots carved */
+  EvlHandle  handles[POOL_BLOCK_HANDLES];
+} HandleBlock;
+
+static void
+block_release (HandleBlock *block,
+               gint         n)
+{
+  if (g_atomic_int_add (&block->live, -n) == n)
+    g_free (block);
+}
+
+/* Frees a handle's memory. */
+static inline void
+handle_free (EvlHandle *handle)
+{
+  if (handle->block != NULL)
+    block_release (handle->block, 1);
+  else
+    g_free (handle);
+}
+
+EvlHandle *
+evl_handle_pool_take (EvlHandlePool  *pool,
+                      EvlLoop        *loop,
+                      EvlCallback     callback,
+                      gpointer        user_data,
+                      GDestroyNotify  notify,
+                      gint64          when,
+                      gint            flags)
+{
+  EvlHandle *handle;
+
+  if (pool->free_list != NULL)
+    {
+      handle = pool->free_list;
+      pool->free_list = handle->user_data;
+      pool->n_free--;
+    }
+  else
+    {
+      HandleBlock *block = pool->current;
+
+      if (block == NULL || block->used == POOL_BLOCK_HANDLES)
+        {
+          /* A full block lives on while its handles do. */
+          if (block != NULL)
+            block_release (block, 0);
+          block = g_new (HandleBlock, 1);
+          block->live = POOL_BLOCK_HANDLES;
+          block->used = 0;
+          pool->current = block;
+        }
+      handle = &block->handles[block->used++];
+      handle->block = block;
+    }
+  handle->ref_count = 1;
+  handle->flags = flags;
+  handle->callback = callback;
+  handle->user_data = user_data;
+  handle->notify = notify;
+  handle->when = when;
+  handle->seq = 0;
+  handle->loop = loop;
+  return handle;
+}
+
+void
+evl_handle_pool_unref (EvlHandlePool *pool,
+                       EvlHandle     *handle)
+{
+  /* The last reference is the loop's: nobody else can take one now (the
+   * handle was lent to the caller only until its callback ran). */
+  if (handle->block != NULL && g_atomic_int_get (&handle->ref_count) == 1 &&
+      handle->notify == NULL && handle->callback == NULL)
+    {
+      if (pool->n_free < POOL_MAX_FREE)
+        {
+          handle->user_data = pool->free_list;
+          pool->free_list = handle;
+          pool->n_free++;
+        }
+      else
+        block_release (handle->block, 1);
+      return;
+    }
+  evl_handle_unref (handle);
+}
+
+void
+evl_handle_pool_clear (EvlHandlePool *pool)
+{
+  HandleBlock *block = pool->current;
+  EvlHandle *handle;
+
+  while ((handle = pool->free_list) != NULL)
+    {
+      pool->free_list = handle->user_data;
+      handle_free (handle);
+    }
+  pool->n_free = 0;
+  if (block != NULL)
+    {
+      pool->current = NULL;
+      block_release (block, POOL_BLOCK_HANDLES - (gint) block->used);
+    }
 }
 
 /**
@@ -77,15 +195,25 @@ evl_handle_unref (EvlHandle *handle)
   if (g_atomic_int_dec_and_test (&handle->ref_count))
     {
       evl_handle_release (handle);
-      g_free (handle);
+      handle_free (handle);
     }
 }
 
 void
 evl_handle_release (EvlHandle *handle)
 {
-  GDestroyNotify notify = g_atomic_pointer_exchange (&handle->notify, NULL);
+  GDestroyNotify notify;
   gpointer data = handle->user_data;
+
+  /* Only a call_soon_threadsafe() handle may be cancelled from another
+   * thread (the loop is not thread-safe otherwise). */
+  if (g_atomic_int_get (&handle->flags) & EVL_HANDLE_THREADSAFE)
+    notify = g_atomic_pointer_exchange (&handle->notify, NULL);
+  else
+    {
+      notify = handle->notify;
+      handle->notify = NULL;
+    }
 
   handle->callback = NULL;
   handle->user_data = NULL;
@@ -96,12 +224,34 @@ evl_handle_release (EvlHandle *handle)
 gboolean
 evl_handle_run (EvlHandle *handle)
 {
-  gint old = g_atomic_int_or (&handle->flags, EVL_HANDLE_RUNNING);
+  gint old = g_atomic_int_get (&handle->flags);
   /* An fd or signal callback may run again inside itself (a nested run of
    * the loop): only the outermost call clears RUNNING and releases, so the
    * notify never runs while a call is still on the stack. */
   gboolean outermost = !(old & EVL_HANDLE_RUNNING);
   gboolean ran = FALSE;
+
+  if (!(old & EVL_HANDLE_THREADSAFE))
+    {
+      /* No other thread touches it: no atomic read-modify-writes. */
+      if (!(old & EVL_HANDLE_CANCELLED) && handle->callback != NULL)
+        {
+          handle->flags = old | EVL_HANDLE_RUNNING;
+          handle->callback (handle->user_data);
+          ran = TRUE;
+          old = handle->flags;
+          if (outermost)
+            handle->flags = old & ~EVL_HANDLE_RUNNING;
+        }
+      if (!outermost)
+        return ran;
+      if (!(old & EVL_HANDLE_IO) || (old & EVL_HANDLE_CANCELLED))
+        evl_handle_release (handle);
+      return ran;
+    }
+
+  old = g_atomic_int_or (&handle->flags, EVL_HANDLE_RUNNING);
+  outermost = !(old & EVL_HANDLE_RUNNING);
 
   if (!(old & EVL_HANDLE_CANCELLED) && handle->callback != NULL)
     {

@@ -49,6 +49,8 @@ typedef struct
   EvlTimerHeap  timers;
   gint          timers_cancelled;   /* atomic */
 
+  EvlHandlePool pool;               /* call_soon and timer handles */
+
   EvlFdEntry  **fds;                /* indexed by fd */
   guint         fds_cap;
   guint         n_fds;
@@ -65,6 +67,7 @@ typedef struct
   EvlHandle      **signal_handlers; /* indexed by signal number */
 
   gboolean      closed;
+  guint         fork_generation;    /* evl_fork_generation () when made */
   GQueue        close_hooks;        /* EvlLoopCloseHook, run by close */
   gboolean      stopping;
   guint         run_depth;          /* explicit runs on the stack */

@@ -112,17 +112,23 @@ ready_push (EvlLoopPrivate *priv,
 {
   guint tail;
 
-  if (priv->ready_len == priv->ready_cap)
+  if (G_UNLIKELY (priv->ready_len == priv->ready_cap))
     {
-      guint new_cap = MAX (256, priv->ready_cap * 2);
-      EvlReadyItem *items = g_new (EvlReadyItem, new_cap);
-      guint i;
+      guint old_cap = priv->ready_cap;
+      guint new_cap = MAX (256, old_cap * 2);
+      guint head = priv->ready_head;
 
-      for (i = 0; i < priv->ready_len; i++)
-        items[i] = priv->ready[(priv->ready_head + i) % priv->ready_cap];
-      g_free (priv->ready);
-      priv->ready = items;
-      priv->ready_head = 0;
+      /* The ring is full: grow it in place (realloc may move it without
+       * copying), then move the wrapped-around front after the rest. */
+      priv->ready = g_renew (EvlReadyItem, priv->ready, new_cap);
+      if (head > 0)
+        {
+          guint tail_part = old_cap - head;
+
+          memmove (priv->ready + new_cap - tail_part, priv->ready + head,
+                   tail_part * sizeof (EvlReadyItem));
+          priv->ready_head = new_cap - tail_part;
+        }
       priv->ready_cap = new_cap;
     }
   tail = priv->ready_head + priv->ready_len;
@@ -218,7 +224,7 @@ evl_loop_call_soon (EvlLoop        *loop,
     return refuse_closed (notify, user_data, G_STRFUNC);
   check_thread (loop, priv, G_STRFUNC);
 
-  handle = evl_handle_new (loop, callback, user_data, notify, -1, 0);
+  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0);
   ready_push (priv, handle);
   return handle;
 }
@@ -237,7 +243,7 @@ evl_loop_call_soon_internal (EvlLoop        *loop,
         notify (user_data);
       return FALSE;
     }
-  ready_push (priv, evl_handle_new (loop, callback, user_data, notify, -1, 0));
+  ready_push (priv, evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0));
   return TRUE;
 }
 
@@ -264,7 +270,8 @@ schedule_timer (EvlLoop        *loop,
   EvlHandle *handle;
 
   check_thread (loop, priv, "evl_loop_call_at");
-  handle = evl_handle_new (loop, callback, user_data, notify, MAX (when, 0), EVL_HANDLE_TIMER);
+  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, MAX (when, 0),
+                                 EVL_HANDLE_TIMER);
   handle->seq = priv->seq++;
   evl_timer_heap_push (&priv->timers, handle);
   return handle;
@@ -511,7 +518,10 @@ update_fd (EvlLoop  *loop,
   wanted = entry_wanted (priv, fd, entry);
   if (wanted != entry->registered || (force && wanted != 0))
     {
-      if (!priv->backend->io_update (loop, fd, entry->registered, wanted, error))
+      /* In a forked child the backend's epoll set or ring is the
+       * parent's too: leave it alone. */
+      if (G_LIKELY (priv->fork_generation == evl_fork_generation ()) &&
+          !priv->backend->io_update (loop, fd, entry->registered, wanted, error))
         return FALSE;
       entry->registered = wanted;
       for (l = priv->sources; l != NULL; l = l->next)
@@ -1003,7 +1013,7 @@ run_handle (EvlLoop        *loop,
     }
   else
     evl_handle_run (handle);
-  evl_handle_unref (handle);
+  evl_handle_pool_unref (&priv->pool, handle);
 }
 
 /*
@@ -1506,7 +1516,10 @@ evl_loop_close (EvlLoop  *loop,
   priv = evl_loop_get_priv (loop);
   if (priv->closed)
     return TRUE;
-  if (priv->run_depth > 0)
+  /* A GLib dispatch of the loop (evl_loop_attach) counts as running too:
+   * closing from one of its callbacks would free what the dispatch is
+   * still iterating. */
+  if (priv->run_depth > 0 || priv->dispatch_depth > 0)
     {
       g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_RUNNING,
                            _("Cannot close a running event loop; stop it first"));
@@ -1534,7 +1547,8 @@ evl_loop_close (EvlLoop  *loop,
       {
         EvlFdEntry *entry = priv->fds[i];
 
-        if (entry != NULL && entry->registered != 0 && priv->backend != NULL)
+        if (entry != NULL && entry->registered != 0 && priv->backend != NULL &&
+            priv->fork_generation == evl_fork_generation ())
           priv->backend->io_update (loop, i, entry->registered, 0, NULL);
         g_clear_pointer (&priv->fds[i], g_free);
       }
@@ -1800,6 +1814,7 @@ evl_loop_finalize (GObject *object)
   g_free (priv->ready);
   g_free (priv->fds);
   evl_timer_heap_clear (&priv->timers);
+  evl_handle_pool_clear (&priv->pool);
 
   G_OBJECT_CLASS (evl_loop_parent_class)->finalize (object);
 }
@@ -1920,6 +1935,7 @@ evl_loop_init (EvlLoop *loop)
   const char *debug = g_getenv ("EVL_DEBUG");
 
   priv->wake_fd = priv->wake_fd_write = -1;
+  priv->fork_generation = evl_fork_generation ();
   priv->slow_callback_duration = 0.1;
   priv->debug = debug != NULL && *debug != '\0' && !g_str_equal (debug, "0");
   g_mutex_init (&priv->ts_lock);

@@ -15,6 +15,13 @@ import System from 'system';
 // The asynchronous operations as Promises (GJS's own helper).
 for (const op of ['sock_recv', 'sock_sendall', 'sock_connect', 'sock_accept'])
     Gio._promisify(Evl.Loop.prototype, `${op}_async`, `${op}_finish`);
+const HAVE_RESOLVER = 'getaddrinfo_async' in Evl.Loop.prototype;
+if (HAVE_RESOLVER) {
+    for (const op of ['getaddrinfo', 'getnameinfo'])
+        Gio._promisify(Evl.Loop.prototype, `${op}_async`, `${op}_finish`);
+}
+// (run_in_executor runs its function on a worker thread: GJS cannot run
+// JavaScript there, so it is not tested here.)
 const HAVE_STREAMS = 'create_server_async' in Evl.Loop.prototype &&
     Evl.Protocol !== undefined;
 if (HAVE_STREAMS) {
@@ -380,6 +387,29 @@ for (const kind of Object.keys(loopKinds)) {
             loop.close();
         }
         return null;
+    });
+}
+
+if (HAVE_RESOLVER) {
+    test('getaddrinfo and getnameinfo with await', () => {
+        const loop = new Evl.SelectorLoop({context: GLib.MainContext.default()});
+        try {
+            runAsync(loop, async () => {
+                const addresses = await loop.getaddrinfo_async('localhost', 8080, null);
+                assert(addresses.length > 0, 'no address');
+                for (const address of addresses) {
+                    assert(address instanceof Gio.InetSocketAddress);
+                    assert(address.get_address().get_is_loopback());
+                    assertEqual(address.get_port(), 8080);
+                }
+                const [name, port] = await loop.getnameinfo_async(
+                    Gio.InetSocketAddress.new_from_string('127.0.0.1', 80), null);
+                assertEqual(typeof name, 'string');
+                assertEqual(port, 80);
+            });
+        } finally {
+            loop.close();
+        }
     });
 }
 

@@ -368,6 +368,69 @@ void test_sockets (string kind) throws Error {
     close_loop (loop);
 }
 
+/* ------------------------------------- executor and name resolution */
+
+async void executor_and_resolver (Evl.Loop loop) throws Error {
+    Thread<void*> main_thread = Thread.self<void*> ();
+    bool on_worker = false;
+
+    /* A closure run on a worker thread; the result travels as a Value. */
+    Value result;
+    yield loop.run_in_executor_async ((out val, cancellable) => {
+        on_worker = Thread.self<void*> () != main_thread;
+        val = Value (typeof (int));
+        val.set_int (6 * 7);
+        return true;
+    }, null, out result);
+    assert_true (on_worker);
+    assert_cmpint (result.get_int (), CompareOperator.EQ, 42);
+
+    try {
+        yield loop.run_in_executor_async ((out val, cancellable) => {
+            val = Value (typeof (int));
+            throw new IOError.PERMISSION_DENIED ("worker failed");
+        }, null, out result);
+        assert_not_reached ();
+    } catch (IOError.PERMISSION_DENIED e) {
+        assert_cmpstr (e.message, CompareOperator.EQ, "worker failed");
+    }
+
+    var addresses = yield loop.getaddrinfo ("localhost", 8080, null);
+    assert_cmpuint (addresses.length (), CompareOperator.GT, 0);
+    foreach (var address in addresses) {
+        assert_true (address.get_address ().get_is_loopback ());
+        assert_cmpuint (address.get_port (), CompareOperator.EQ, 8080);
+    }
+    uint16 port;
+    var name = yield loop.getnameinfo (new InetSocketAddress.from_string ("127.0.0.1", 80), null, out port);
+    assert_true (name != null);
+    assert_cmpuint (port, CompareOperator.EQ, 80);
+}
+
+void test_executor (string kind) throws Error {
+    var loop = make_driving_loop (kind);
+    if (loop == null)
+        return;
+    var done = loop.create_future ();
+    Error? failure = null;
+    executor_and_resolver.begin (loop, (obj, res) => {
+        try {
+            executor_and_resolver.end (res);
+        } catch (Error e) {
+            failure = e;
+        }
+        try {
+            done.set_result (null);
+        } catch (Error e) {
+            assert_no_error (e);
+        }
+    });
+    loop.run_until_complete (done);
+    if (failure != null)
+        throw failure;
+    close_loop (loop);
+}
+
 /* ------------------------------------------------- a protocol in Vala */
 
 class EchoServer : Object, Evl.Protocol {
@@ -523,6 +586,7 @@ int main (string[] args) {
         add_kind_test ("futures", kind, test_futures);
         add_kind_test ("sockets", kind, test_sockets);
         add_kind_test ("protocol", kind, test_protocol);
+        add_kind_test ("executor", kind, test_executor);
     }
     Test.add_func ("/Evl/Vala/errors", () => {
         try { test_errors (); } catch (Error e) { assert_no_error (e); }

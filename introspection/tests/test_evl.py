@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import unittest
 
 import gi
@@ -455,6 +456,58 @@ class LoopTests:
         self.assertTrue(cm.exception.matches(Gio.io_error_quark(),
                                              Gio.IOErrorEnum.CONNECTION_REFUSED))
 
+    # -- executor and name resolution ---------------------------------------
+
+    def test_run_in_executor(self):
+        main = threading.get_ident()
+        seen = []
+
+        # An ExecutorFunc returns (success, result) and runs on a worker
+        # thread; raising a GLib.Error fails the job with that error.
+        # (Return plain Python values: a GObject.Value returned from a
+        # callback is copied shallowly by PyGObject 3.42.)
+        def work(cancellable, *args):
+            seen.append(threading.get_ident())
+            return True, sum(args) if args else 'from a worker'
+
+        future = self.loop.run_in_executor(work)
+        self.assertTrue(self.loop.run_until_complete(future))
+        self.assertEqual(future.get_result(), 'from a worker')
+        self.assertNotEqual(seen[0], main)
+
+        value = run_async(self.loop,
+                          lambda cb: self.loop.run_in_executor_async(work, (20, 22), None, cb),
+                          lambda src, res: src.run_in_executor_finish(res))
+        if isinstance(value, tuple):      # (True, value) before (skip)
+            value = value[-1]
+        self.assertEqual(value, 42)
+
+        def fail(cancellable):
+            raise GLib.Error.new_literal(Gio.io_error_quark(), 'worker failed',
+                                         Gio.IOErrorEnum.PERMISSION_DENIED)
+
+        with self.assertRaises(GLib.Error) as cm:
+            self.loop.run_until_complete(self.loop.run_in_executor(fail))
+        self.assertTrue(cm.exception.matches(Gio.io_error_quark(),
+                                             Gio.IOErrorEnum.PERMISSION_DENIED))
+
+    def test_getaddrinfo(self):
+        addresses = run_async(self.loop,
+                              lambda cb: self.loop.getaddrinfo_async('localhost', 8080, None, cb),
+                              lambda src, res: src.getaddrinfo_finish(res))
+        self.assertTrue(addresses)
+        for address in addresses:
+            self.assertIsInstance(address, Gio.InetSocketAddress)
+            self.assertTrue(address.get_address().get_is_loopback())
+            self.assertEqual(address.get_port(), 8080)
+        name, port = run_async(
+            self.loop,
+            lambda cb: self.loop.getnameinfo_async(
+                Gio.InetSocketAddress.new_from_string('127.0.0.1', 80), None, cb),
+            lambda src, res: src.getnameinfo_finish(res))
+        self.assertIsInstance(name, str)
+        self.assertEqual(port, 80)
+
     # -- GLib bridges ---------------------------------------------------------
 
     def test_attach_to_glib(self):
@@ -499,7 +552,7 @@ class ContextLoopTests(unittest.TestCase):
         self.assertEqual(loop.get_context(), context)
         future = loop.create_future()
         idle = GLib.idle_source_new()
-        idle.set_callback(lambda *a: future.set_result('from GLib') or False)
+        idle.set_callback(lambda *a: future.set_result('from GLib') and GLib.SOURCE_REMOVE)
         idle.attach(context)
         self.assertTrue(loop.run_until_complete(future))
         self.assertEqual(future.get_result(), 'from GLib')

@@ -5,8 +5,25 @@
 #include "config.h"
 
 #include <libintl.h>
+#include <pthread.h>
 
 #include "evl-loop-private.h"
+
+/* Bumped in the child of every fork(): a loop made before the fork shares
+ * its epoll set or io_uring with the parent's loop there. */
+static guint fork_generation;
+
+static void
+child_after_fork (void)
+{
+  fork_generation++;
+}
+
+guint
+evl_fork_generation (void)
+{
+  return fork_generation;
+}
 
 /* The library binds its own text domain on first use, so that programs
  * need not know about it (libsoup's soup-init.c does the same). */
@@ -21,6 +38,7 @@ evl_init (void)
 
       bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
       bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      pthread_atfork (NULL, NULL, child_after_fork);
       g_once_init_leave (&initialized, 1);
     }
 }

@@ -211,4 +211,11 @@ const char *evl_gettext              (const char            *msgid) G_GNUC_FORMA
 
 void      evl_init                   (void);
 
+/* Counts the fork()s that led to this process (0 in the process that
+ * loaded the library, then +1 in each child). A loop made under another
+ * generation shares its kernel objects (epoll set, io_uring) with the
+ * parent's loop: a child may close it, which must then only drop its own
+ * fds, never unregister or cancel anything there. */
+guint     evl_fork_generation        (void);
+
 G_END_DECLS

@@ -155,6 +155,7 @@ typedef struct
   GPtrArray          *cancels;       /* OP_INFLIGHT ops whose cancel waits for an SQE */
   GHashTable         *cancel_tags;   /* tag -> op with a cancel request in flight */
   guint64             next_tag;
+  guint               fork_generation; /* evl_fork_generation () when made */
 } EvlUringBackend;
 
 /* ---------------------------------------------------------------------- */
@@ -859,8 +860,17 @@ uring_close (EvlProactorBackend *backend)
   EvlUringBackend *self = (EvlUringBackend *) backend;
   gint64 deadline;
   EvlProactorOp *op;
+  gboolean forked = self->fork_generation != evl_fork_generation ();
 
-  if (ensure_owner (self, TRUE))
+  /* In a forked child the ring (its SQ and CQ memory too) is the parent's
+   * as well: submitting, reaping or unregistering there would take the
+   * parent's completions or cancel its requests. Only drop our mapping and
+   * fd; the requests stay the parent's business (they work on the
+   * parent's memory, not on our copy of it, which is ours to free). */
+  if (forked)
+    while ((op = self->all) != NULL)
+      complete_final (self, op, -ECANCELED);
+  else if (ensure_owner (self, TRUE))
     {
       /* Cancel everything and wait until the kernel has given every op
        * back, so no completion can touch memory freed after us. */
@@ -881,7 +891,7 @@ uring_close (EvlProactorBackend *backend)
         }
     }
 
-  if (self->event_fd >= 0)
+  if (self->event_fd >= 0 && !forked)
     io_uring_unregister_eventfd (&self->ring);
   io_uring_queue_exit (&self->ring);
   if (self->event_fd >= 0)
@@ -1007,6 +1017,7 @@ evl_proactor_backend_new (GError **error)
   self->cancels = g_ptr_array_new ();
   self->cancel_tags = g_hash_table_new (NULL, NULL);
   self->next_tag = 1;
+  self->fork_generation = evl_fork_generation ();
 
   r = ring_create (&self->ring, first_tier (), &tier);
   if (r < 0)

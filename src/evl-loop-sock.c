@@ -540,6 +540,36 @@ readiness_start (SockOp *sop)
   g_queue_push_tail_link (&w->queue, &sop->link);
 }
 
+/* The operation at the head of @w's queue was cancelled and others wait
+ * behind it. It may have waited on a file that is gone: the fd closed and
+ * its number reused (the limit above), so that the watch, installed for
+ * the old file, never fires for the new one (epoll forgot the old file
+ * when it was closed). Watch the number afresh, so the backend registers
+ * the file it names now; level-triggered, it reports it if ready. */
+static void
+rewatch (SockWaiters *w)
+{
+  SockFd *sfd = w->sfd;
+  GList *l;
+
+  w->removing = TRUE;
+  w->watching = FALSE;
+  evl_loop_remove_internal_watch (sfd->loop, sfd->fd, w->writer);
+  sfd->ref_count++;   /* the new watch's */
+  w->removing = TRUE;   /* a refused watch runs its notify at once */
+  if (evl_loop_add_internal_watch (sfd->loop, sfd->fd, w->writer,
+                                   waiters_ready, w, waiters_dropped, NULL))
+    {
+      w->removing = FALSE;
+      w->watching = TRUE;
+      return;
+    }
+  /* The number is not open any more. */
+  while ((l = w->queue.head) != NULL)
+    sock_op_finish (l->data, -EBADF);
+  forget_if_idle (sfd);
+}
+
 /* ---------------------------------------------------------------------- */
 /* the shared front half */
 
@@ -549,6 +579,7 @@ do_cancel (gpointer data)
   SockOp *sop = data;
   const EvlLoopBackend *backend;
   SockWaiters *w;
+  gboolean was_head;
 
   if (sop->state == OP_DONE || sop->cancel_requested)
     return;
@@ -561,11 +592,14 @@ do_cancel (gpointer data)
       break;
     case OP_WAITING:
       w = sop->waiters;
+      was_head = w->queue.head == &sop->link;
       /* Readiness: waiting for the fd; proactor: behind the queue's
        * head, not submitted yet. */
       w->sfd->ref_count++;
       sock_op_finish (sop, -ECANCELED);
-      if (w->watching)
+      if (w->watching && was_head && w->queue.length > 0)
+        rewatch (w);
+      else if (w->watching)
         release_if_idle (w);
       else
         forget_if_idle (w->sfd);

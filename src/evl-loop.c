@@ -444,7 +444,11 @@ evl_loop_wakeup (EvlLoop *loop)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
 
-  if (g_atomic_int_compare_and_exchange (&priv->wake_pending, 0, 1) && priv->wake_fd_write >= 0)
+  /* A plain load first: under a burst of posts the flag is mostly set
+   * already, and a compare-and-exchange would bounce its cache line
+   * between the posting threads for nothing. */
+  if (g_atomic_int_get (&priv->wake_pending) == 0 &&
+      g_atomic_int_compare_and_exchange (&priv->wake_pending, 0, 1) && priv->wake_fd_write >= 0)
     evl_wakeup_signal (priv->wake_fd_write);
 }
 

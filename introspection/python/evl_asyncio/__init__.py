@@ -381,7 +381,7 @@ class EvlEventLoop(_compat.SelectorEventLoop):
         self._writers = {}
         self._drain_scheduled = False
         self._kick_pending = False
-        self._evl_lock = threading.Lock()   # orders threadsafe posts and close
+        self._evl_lock = threading.RLock()  # orders threadsafe posts and close
         self._evl_closed = False
         self._pending_exc = None
         self._run_depth = 0

@@ -16,18 +16,20 @@
  *
  * A job is shared by the loop's thread and a worker (ExecJob.ref_count):
  *
- *  - the loop side owns the EvlOperation, a close hook and the caller's
- *    GCancellable handler, all used on the loop's thread only; it ends when
- *    the operation completes (complete_op()): with the worker's result
- *    (deliver_cb), with G_IO_ERROR_CANCELLED as soon as the caller cancels
- *    (do_cancel, without waiting for the worker), or with
- *    G_IO_ERROR_CANCELLED when the loop closes (close_hook_cb, which
+ *  - the operation (the EvlOperation and the caller's GCancellable
+ *    handler, loop thread only) completes once (complete_op()): with the
+ *    worker's result (deliver_cb), with G_IO_ERROR_CANCELLED as soon as
+ *    the caller cancels (do_cancel, without waiting for the worker), or
+ *    with G_IO_ERROR_CANCELLED when the loop closes (close_hook_cb, which
  *    delivers at once, a closed loop running nothing later);
- *  - the worker runs @func (unless cancelled first), then posts its result
- *    to the loop, if the loop side still wants it. ExecJob.loop, under
- *    ExecJob.lock, says so: complete_op() clears it, so a worker never
- *    touches a loop that was closed or finalized meanwhile, and a late
- *    result is freed by the worker itself.
+ *  - the worker runs @func (unless cancelled first), then posts to the
+ *    loop, whose deliver_cb completes the operation if nothing did yet,
+ *    and runs @func_notify and frees a late result on the loop's thread
+ *    (binding closures, GJS's above all, may only be freed there);
+ *  - ExecJob.loop, under ExecJob.lock, is where the worker may post: set
+ *    until deliver_cb ran or the loop closed (the close hook clears it),
+ *    so a worker never touches a loop that was closed or finalized
+ *    meanwhile. Past a close, the worker frees what it has itself.
  *
  * @func gets a GCancellable of the job's own, cancelled when the caller's
  * is, and when the loop closes. */
@@ -36,7 +38,7 @@ typedef struct
 {
   gint              ref_count;     /* atomic: loop side, worker, posted callbacks */
   GMutex            lock;
-  EvlLoop          *loop;          /* under lock; not owned: NULL once the loop side ended */
+  EvlLoop          *loop;          /* under lock; not owned: see above */
 
   /* the loop side (loop thread only) */
   EvlOperation     *op;            /* NULL once completed */
@@ -44,10 +46,10 @@ typedef struct
   GCancellable     *user_cancellable;
   gulong            cancel_id;
 
-  /* the worker */
+  /* the worker's, then (after the post) the loop's */
   EvlExecutorFunc   func;
   gpointer          func_data;
-  GDestroyNotify    func_notify;
+  GDestroyNotify    func_notify;   /* taken atomically: runs once */
   GCancellable     *cancellable;   /* ours, given to func */
   GValue            value;
   GError           *error;
@@ -65,6 +67,15 @@ exec_job_ref (ExecJob *job)
 }
 
 static void
+exec_job_run_notify (ExecJob *job)
+{
+  GDestroyNotify notify = g_atomic_pointer_exchange (&job->func_notify, NULL);
+
+  if (notify != NULL)
+    notify (job->func_data);
+}
+
+static void
 exec_job_unref (gpointer data)
 {
   ExecJob *job = data;
@@ -75,8 +86,7 @@ exec_job_unref (gpointer data)
   if (G_IS_VALUE (&job->value))
     g_value_unset (&job->value);
   g_clear_error (&job->error);
-  if (job->func_notify != NULL)
-    job->func_notify (job->func_data);
+  exec_job_run_notify (job);
   g_clear_object (&job->cancellable);
   g_clear_object (&job->user_cancellable);
   g_mutex_clear (&job->lock);
@@ -100,18 +110,14 @@ cancelled_error_new (void)
                               _("Operation was cancelled"));
 }
 
-/* Ends the loop side with @error (taken), or with the worker's result. */
+/* Completes the operation with @error (taken), or with the worker's
+ * result. */
 static void
 complete_op (ExecJob *job,
              GError  *error)
 {
   EvlOperation *op = g_steal_pointer (&job->op);
-  EvlLoop *loop = evl_operation_get_loop (op);
 
-  evl_loop_remove_close_hook (loop, &job->hook);
-  g_mutex_lock (&job->lock);
-  job->loop = NULL;
-  g_mutex_unlock (&job->lock);
   if (job->cancel_id != 0)
     g_cancellable_disconnect (job->user_cancellable, job->cancel_id);
   job->cancel_id = 0;
@@ -137,23 +143,39 @@ complete_op (ExecJob *job,
       evl_operation_return_pointer (op, value, value_free);
     }
   g_object_unref (op);
+}
+
+/* The loop side is done with the job: the worker posts no more. */
+static void
+detach (ExecJob *job,
+        EvlLoop *loop)
+{
+  evl_loop_remove_close_hook (loop, &job->hook);
+  g_mutex_lock (&job->lock);
+  job->loop = NULL;
+  g_mutex_unlock (&job->lock);
   exec_job_unref (job);   /* the loop side's reference */
 }
 
-/* On the loop's thread: the worker's result. */
+/* On the loop's thread: the worker is done. */
 static void
 deliver_cb (gpointer data)
 {
   ExecJob *job = data;
+  EvlLoop *loop = job->loop;   /* set: only this thread clears it */
 
-  if (job->op == NULL)
-    return;
-  /* Cancelled meanwhile, on this thread or another (do_cancel is on its
-   * way): the caller asked for G_IO_ERROR_CANCELLED, as GIO promises. */
-  if (g_cancellable_is_cancelled (job->user_cancellable))
-    complete_op (job, cancelled_error_new ());
-  else
-    complete_op (job, NULL);
+  if (job->op != NULL)
+    {
+      /* Cancelled meanwhile, on this thread or another (do_cancel is on
+       * its way): the caller asked for G_IO_ERROR_CANCELLED, as GIO
+       * promises. */
+      if (g_cancellable_is_cancelled (job->user_cancellable))
+        complete_op (job, cancelled_error_new ());
+      else
+        complete_op (job, NULL);
+    }
+  exec_job_run_notify (job);
+  detach (job, loop);
 }
 
 /* On the loop's thread: the caller cancelled. */
@@ -166,7 +188,7 @@ do_cancel (gpointer data)
     complete_op (job, cancelled_error_new ());
 }
 
-/* In evl_loop_close(), on the loop's thread. */
+/* In evl_loop_close(), on the loop's thread; the hook is removed. */
 static void
 close_hook_cb (gpointer data)
 {
@@ -175,6 +197,10 @@ close_hook_cb (gpointer data)
   g_cancellable_cancel (job->cancellable);
   if (job->op != NULL)
     complete_op (job, cancelled_error_new ());
+  g_mutex_lock (&job->lock);
+  job->loop = NULL;
+  g_mutex_unlock (&job->lock);
+  exec_job_unref (job);   /* the loop side's reference */
 }
 
 /* GCancellable::cancelled of the caller's cancellable, in whatever thread
@@ -202,6 +228,7 @@ worker_func (gpointer data,
   GValue value = G_VALUE_INIT;
   GError *error = NULL;
   gboolean ok = FALSE;
+  gboolean posted = FALSE;
 
   if (!g_cancellable_set_error_if_cancelled (job->cancellable, &error))
     ok = job->func (&value, job->cancellable, job->func_data, &error);
@@ -220,20 +247,21 @@ worker_func (gpointer data,
         g_value_unset (&value);
       if (error == NULL)
         error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_FAILED,
-                                     _("The function run in the executor failed without "
-                                       "an error; set one when it returns FALSE"));
+                                     _("The function run in the executor failed without setting "
+                                       "an error; set one when it returns FALSE (in a "
+                                       "language binding: see the exception it raised)"));
     }
-  if (job->func_notify != NULL)
-    job->func_notify (job->func_data);
-  job->func_notify = NULL;
   job->value = value;
   job->error = error;
 
   g_mutex_lock (&job->lock);
   if (job->loop != NULL)
-    evl_loop_call_soon_threadsafe_internal (job->loop, deliver_cb,
-                                            exec_job_ref (job), exec_job_unref);
+    posted = evl_loop_call_soon_threadsafe_internal (job->loop, deliver_cb,
+                                                     exec_job_ref (job), exec_job_unref);
   g_mutex_unlock (&job->lock);
+  /* The loop closed: nobody else can free the data now. */
+  if (!posted)
+    exec_job_run_notify (job);
   exec_job_unref (job);   /* the worker's reference */
 }
 
@@ -400,8 +428,9 @@ evl_loop_executor_propagate (GAsyncResult  *result,
  * @func: (scope notified) (closure func_data) (destroy func_notify): the
  *   blocking work, run on a worker thread
  * @func_data: data for @func
- * @func_notify: (nullable): frees @func_data; runs exactly once, on the
- *   worker thread once @func has returned (at once if the call is refused)
+ * @func_notify: (nullable): frees @func_data; runs exactly once, once
+ *   @func has returned: on the loop's thread (on the worker's if the loop
+ *   closed meanwhile; at once if the call is refused)
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called on the loop's
  *   thread with the result
@@ -424,6 +453,9 @@ evl_loop_executor_propagate (GAsyncResult  *result,
  * queued then never runs @func. Closing the loop does the same to every
  * job in flight (the callback runs from [method@Evl.Loop.close]). On a
  * closed loop the callback runs at once with %EVL_LOOP_ERROR_CLOSED.
+ *
+ * @func must be thread-safe: bindings whose functions can only run on
+ * their own thread (GJS) cannot provide it; PyGObject can.
  */
 void
 evl_loop_run_in_executor_async (EvlLoop             *loop,
@@ -453,7 +485,7 @@ evl_loop_run_in_executor_async (EvlLoop             *loop,
  *
  * Finishes [method@Evl.Loop.run_in_executor_async].
  *
- * Returns: %TRUE with @value set when the function succeeded; %FALSE with
+ * Returns: (skip): %TRUE with @value set when the function succeeded; %FALSE with
  *   its error, %G_IO_ERROR_CANCELLED or %EVL_LOOP_ERROR_CLOSED
  */
 gboolean

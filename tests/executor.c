@@ -51,16 +51,21 @@ waiter_clear (Waiter *w)
   g_clear_object (&w->result);
 }
 
-/* Waits (without the loop) until the guint at @counter reaches @n. */
+/* Waits until the guint at @counter reaches @n, running @loop meanwhile
+ * (the executor frees the functions' data on the loop's thread), or just
+ * waiting when @loop is NULL (closed: the workers free it). */
 static void
-wait_counter (guint *counter,
-              guint  n)
+wait_counter (EvlLoop *loop,
+              guint   *counter,
+              guint    n)
 {
   gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
 
   while ((guint) g_atomic_int_get ((gint *) counter) < n)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, end);
+      if (loop != NULL)
+        evl_test_run_once (loop);
       g_usleep (1000);
     }
 }
@@ -334,6 +339,9 @@ many_notify (gpointer data)
 {
   ManyItem *item = data;
 
+  /* On the loop's thread, as bindings need. */
+  if (g_thread_self () != item->many->loop_thread)
+    item->many->n_wrong++;
   g_atomic_int_inc (&item->many->n_notified);
   g_free (item);
 }
@@ -384,7 +392,8 @@ test_many (void)
   g_assert_cmpuint (many.n_wrong, ==, 0);
   g_assert_cmpuint (many.n_worker_on_loop_thread, ==, 0);
   g_assert_cmpuint (many.sum, ==, expected);
-  wait_counter (&many.n_notified, n);
+  wait_counter (loop, &many.n_notified, n);
+  g_assert_cmpuint (many.n_wrong, ==, 0);
 
   evl_test_close_loop (loop);
 }
@@ -422,7 +431,7 @@ test_cancel (void)
   /* The late result is dropped (the object it holds is freed), and the
    * callback does not run again. */
   gate_open (&gate);
-  wait_counter (&gate.notified, 1);
+  wait_counter (loop, &gate.notified, 1);
   g_assert_true (gate.saw_cancel);
   g_assert_cmpuint (gate.ran, ==, 1);
   evl_test_run_once (loop);
@@ -483,7 +492,7 @@ test_cancel_from_thread (void)
   g_thread_join (thread);
 
   gate_open (&gate);
-  wait_counter (&gate.notified, 1);
+  wait_counter (loop, &gate.notified, 1);
   g_object_unref (cancellable);
   evl_test_close_loop (loop);
   gate_clear (&gate);
@@ -527,7 +536,7 @@ test_future (void)
   evl_test_run_once (loop);
   evl_test_run_once (loop);
   gate_open (&gate);
-  wait_counter (&gate.notified, 1);
+  wait_counter (loop, &gate.notified, 1);
   g_assert_true (gate.saw_cancel);
   g_object_unref (future);
 
@@ -584,7 +593,7 @@ test_close_in_flight (void)
 
   /* The workers finish; their late results are dropped. */
   gate_open (&gate);
-  wait_counter (&gate.notified, max + 5);
+  wait_counter (NULL, &gate.notified, max + 5);
   g_assert_true (gate.saw_cancel);
   g_assert_cmpuint (n_cb, ==, max + 4);
   gate_clear (&gate);

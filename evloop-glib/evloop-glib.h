@@ -14,6 +14,7 @@
 # include "evl-future.h"
 # include "evl-loop-executor.h"
 # include "evl-loop-resolve.h"
+# include "evl-loop-wait-signal.h"
 # include "evl-selector.h"
 # include "evl-epoll-selector.h"
 # include "evl-poll-selector.h"

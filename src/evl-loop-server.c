@@ -473,8 +473,13 @@ clear_stale_socket (const char  *path,
  * Starts a Unix-domain stream server at @path, as asyncio's
  * `loop.create_unix_server()`. A socket file left at @path by a server
  * that is gone is replaced; one with a live server fails with
- * %G_IO_ERROR_ADDRESS_IN_USE. [method@Evl.Server.close] removes the
- * socket file. Finish with [method@Evl.Loop.create_unix_server_finish].
+ * %G_IO_ERROR_ADDRESS_IN_USE. Nothing else found at @path (a regular
+ * file, a symbolic link) is ever removed: the call fails with
+ * %G_IO_ERROR_ADDRESS_IN_USE. The socket file gets the permissions
+ * `bind()` gives it, 0777 less the process's umask: set a umask of 077,
+ * or use a private directory, for a server only its user may reach.
+ * [method@Evl.Server.close] removes the socket file. Finish with
+ * [method@Evl.Loop.create_unix_server_finish].
  */
 void
 evl_loop_create_unix_server_async (EvlLoop             *loop,

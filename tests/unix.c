@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -202,6 +203,80 @@ test_connect_errors (void)
   teardown (&fx);
 }
 
+static guint
+socket_mode_with_umask (Fixture *fx,
+                        mode_t   mask)
+{
+  GError *error = NULL;
+  EvlServer *server;
+  struct stat st;
+  mode_t old = umask (mask);
+
+  server = start_unix_server (fx, &error);
+  umask (old);
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (fx->path, &st), ==, 0);
+  g_assert_true (S_ISSOCK (st.st_mode));
+  test_server_close (fx->loop, server);
+  return st.st_mode & 07777;
+}
+
+/* What the library does with the socket file, deliberately: it gets the
+ * permissions bind() gives it, 0777 minus the process's umask, neither
+ * widened nor narrowed (a private server sets a umask of 077 or listens in
+ * a private directory); only a socket file whose server is gone is ever
+ * replaced, never anything else found at the path: a regular file, or a
+ * symbolic link (even one to a stale socket) stays, and the server fails
+ * with G_IO_ERROR_ADDRESS_IN_USE. */
+static void
+test_permissions_and_non_sockets (void)
+{
+  Fixture fx;
+  GError *error = NULL;
+  EvlServer *server;
+  struct sockaddr_un sun = { 0 };
+  char *contents = NULL, *target, *link_target;
+  int fd;
+
+  if (!setup (&fx))
+    return;
+  g_assert_cmpuint (socket_mode_with_umask (&fx, 077), ==, 0700);
+  g_assert_cmpuint (socket_mode_with_umask (&fx, 022), ==, 0755);
+  g_assert_cmpuint (socket_mode_with_umask (&fx, 0), ==, 0777);
+
+  /* A regular file at the path. */
+  g_assert_true (g_file_set_contents (fx.path, "keep", 4, NULL));
+  server = start_unix_server (&fx, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_null (server);
+  g_clear_error (&error);
+  g_assert_true (g_file_get_contents (fx.path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "keep");
+  g_free (contents);
+  g_assert_cmpint (g_unlink (fx.path), ==, 0);
+
+  /* A symbolic link to a stale socket file: neither is removed. */
+  target = g_build_filename (fx.dir, "stale", NULL);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sun.sun_family = AF_UNIX;
+  g_strlcpy (sun.sun_path, target, sizeof sun.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+  close (fd);
+  g_assert_cmpint (symlink (target, fx.path), ==, 0);
+  server = start_unix_server (&fx, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_null (server);
+  g_clear_error (&error);
+  link_target = g_file_read_link (fx.path, NULL);
+  g_assert_cmpstr (link_target, ==, target);
+  g_assert_true (g_file_test (target, G_FILE_TEST_EXISTS));
+  g_free (link_target);
+  g_assert_cmpint (g_unlink (fx.path), ==, 0);
+  g_assert_cmpint (g_unlink (target), ==, 0);
+  g_free (target);
+  teardown (&fx);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -211,6 +286,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Unix/echo", test_echo);
   g_test_add_func ("/Evl/Unix/stale-and-live", test_stale_and_live);
   g_test_add_func ("/Evl/Unix/connect-errors", test_connect_errors);
+  g_test_add_func ("/Evl/Unix/permissions-and-non-sockets", test_permissions_and_non_sockets);
 
   return g_test_run ();
 }

@@ -16,7 +16,8 @@ G_BEGIN_DECLS
  * proactor fails with EVL_LOOP_ERROR_NOT_SUPPORTED), the current test is
  * marked skipped and %NULL is returned; use EVL_TEST_NEW_LOOP_OR_SKIP. Any
  * other failure fails the test. Under valgrind the proactor is skipped as
- * well (see evl-test-util.c). */
+ * well: evl_test_init() then skips the whole program (see
+ * evl-test-util.c). */
 EvlLoop *evl_test_new_loop       (void);
 
 /* Stores a new loop of the kind under test in @var, or returns from the

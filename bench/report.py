@@ -85,7 +85,8 @@ def parse(path):
                 for k in ('value', 'min', 'max'):
                     fields[k] = float(fields[k])
                 rows.append(fields)
-            elif line.startswith('# ') and ('skipped' in line or 'does not fit' in line):
+            elif line.startswith('# ') and ('skipped' in line or 'does not fit' in line
+                                            or 'failed with status' in line):
                 notes.append(line[2:])
     return rows, notes
 

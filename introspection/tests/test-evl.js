@@ -20,6 +20,9 @@ if (HAVE_RESOLVER) {
     for (const op of ['getaddrinfo', 'getnameinfo'])
         Gio._promisify(Evl.Loop.prototype, `${op}_async`, `${op}_finish`);
 }
+const HAVE_WAIT_SIGNAL = 'wait_signal_async' in Evl.Loop.prototype;
+if (HAVE_WAIT_SIGNAL)
+    Gio._promisify(Evl.Loop.prototype, 'wait_signal_async', 'wait_signal_finish');
 // (run_in_executor runs its function on a worker thread: GJS cannot run
 // JavaScript there, so it is not tested here.)
 const HAVE_STREAMS = 'create_server_async' in Evl.Loop.prototype &&
@@ -406,6 +409,27 @@ if (HAVE_RESOLVER) {
                     Gio.InetSocketAddress.new_from_string('127.0.0.1', 80), null);
                 assertEqual(typeof name, 'string');
                 assertEqual(port, 80);
+            });
+        } finally {
+            loop.close();
+        }
+    });
+}
+
+if (HAVE_WAIT_SIGNAL) {
+    test('wait_signal with await', () => {
+        const loop = new Evl.SelectorLoop({context: GLib.MainContext.default()});
+        try {
+            runAsync(loop, async () => {
+                const action = Gio.SimpleAction.new('go', new GLib.VariantType('s'));
+                loop.call_soon(() => action.activate(new GLib.Variant('s', 'hi')));
+                // GJS 1.74 keeps the skipped boolean: [true, values] becomes
+                // [values] once Gio._promisify drops the leading true.
+                let values = await loop.wait_signal_async(action, 'activate', null);
+                if (values.length === 1 && Array.isArray(values[0]))
+                    values = values[0];
+                assertEqual(values.length, 1);
+                assertEqual(values[0].unpack(), 'hi');
             });
         } finally {
             loop.close();

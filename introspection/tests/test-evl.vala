@@ -401,6 +401,14 @@ async void executor_and_resolver (Evl.Loop loop) throws Error {
         assert_true (address.get_address ().get_is_loopback ());
         assert_cmpuint (address.get_port (), CompareOperator.EQ, 8080);
     }
+    /* gbulb's wait_signal: the next emission of a GObject signal */
+    var action = new SimpleAction ("go", new VariantType ("s"));
+    loop.call_soon (() => { action.activate (new Variant.string ("hi")); });
+    Value[] values;
+    yield loop.wait_signal (action, "activate", null, out values);
+    assert_cmpint (values.length, CompareOperator.EQ, 1);
+    assert_cmpstr (((Variant) values[0]).get_string (), CompareOperator.EQ, "hi");
+
     uint16 port;
     var name = yield loop.getnameinfo (new InetSocketAddress.from_string ("127.0.0.1", 80), null, out port);
     assert_true (name != null);

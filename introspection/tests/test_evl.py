@@ -508,6 +508,21 @@ class LoopTests:
         self.assertIsInstance(name, str)
         self.assertEqual(port, 80)
 
+    def test_wait_signal(self):
+        if not hasattr(self.loop, 'wait_signal_async'):
+            self.skipTest('no wait_signal yet')
+        action = Gio.SimpleAction.new('go', GLib.VariantType.new('s'))
+        self.loop.call_soon(action.activate, GLib.Variant('s', 'hi'))
+        values = run_async(self.loop,
+                           lambda cb: self.loop.wait_signal_async(action, 'activate', None, cb),
+                           lambda src, res: src.wait_signal_finish(res))
+        self.assertEqual(values, [GLib.Variant('s', 'hi')])   # without the emitter
+        with self.assertRaises(GLib.Error) as cm:
+            run_async(self.loop,
+                      lambda cb: self.loop.wait_signal_async(action, 'no-such-signal', None, cb),
+                      lambda src, res: src.wait_signal_finish(res))
+        self.assertTrue(loop_error(Evl.LoopError.INVALID)(cm.exception))
+
     # -- GLib bridges ---------------------------------------------------------
 
     def test_attach_to_glib(self):

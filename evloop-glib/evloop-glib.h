@@ -29,4 +29,6 @@
 # include "evl-subprocess-protocol.h"
 # include "evl-subprocess-transport.h"
 # include "evl-loop-net.h"
+# include "evl-datagram-protocol.h"
+# include "evl-datagram-transport.h"
 #undef EVL_INSIDE

@@ -382,7 +382,8 @@ sent_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!evl_loop_sock_sendall_finish (EVL_LOOP (source), result, &error))
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
         g_error ("sendall: %s", error->message);
       g_error_free (error);
     }
@@ -396,7 +397,8 @@ recv_into_finish (Bench *b, GAsyncResult *result)
 
   if (n < 0)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
         g_error ("recv_into: %s", error->message);
       g_error_free (error);
     }

@@ -265,7 +265,7 @@ def write_markdown(res, notes, outdir, title, plots, machine):
                  '--help`.')
     lines.append('')
     lines.append('Contents: ' + ', '.join(f'[{t}](#{t.lower().replace(" ", "-").replace(":", "").replace(",", "")})'
-                                          for _, t, _ in SCENARIOS if res.params_of(_)) +
+                                          for s, t, _ in SCENARIOS if res.params_of(s)) +
                  ', [targets](#targets).')
     lines.append('')
     for scen, heading, text in SCENARIOS:

@@ -370,10 +370,10 @@ read_ready (gpointer data)
       if (n > RECV_BUFFER_SIZE)
         {
           report_error (self, g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                           _("A datagram of %" G_GSSIZE_FORMAT " bytes was "
-                                             "larger than the %d bytes an endpoint receives "
-                                             "and was dropped; send smaller datagrams"),
-                                           (gssize) n, RECV_BUFFER_SIZE));
+                                           _("A datagram of %lu bytes was larger than the %d "
+                                             "bytes an endpoint receives and was dropped; send "
+                                             "smaller datagrams"),
+                                           (unsigned long) n, RECV_BUFFER_SIZE));
           continue;
         }
       if (len > 0 && len <= sizeof ss)

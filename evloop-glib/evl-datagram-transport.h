@@ -71,5 +71,10 @@ EvlDatagramTransport *evl_loop_create_datagram_endpoint_finish        (EvlLoop  
                                                                        GAsyncResult                *result,
                                                                        EvlDatagramProtocol        **protocol,
                                                                        GError                     **error);
+EVL_AVAILABLE_IN_ALL
+EvlDatagramTransport *evl_loop_create_datagram_endpoint_full_finish   (EvlLoop                     *loop,
+                                                                       GAsyncResult                *result,
+                                                                       EvlDatagramProtocol        **protocol,
+                                                                       GError                     **error);
 
 G_END_DECLS

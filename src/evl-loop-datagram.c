@@ -365,8 +365,8 @@ evl_loop_create_datagram_endpoint_async (EvlLoop                    *loop,
  * @protocol: (out) (optional) (transfer full): the endpoint's protocol
  * @error: return location for a #GError
  *
- * Finishes [method@Evl.Loop.create_datagram_endpoint_async] and
- * [method@Evl.Loop.create_datagram_endpoint_full_async].
+ * Finishes [method@Evl.Loop.create_datagram_endpoint_async] (and
+ * [method@Evl.Loop.create_datagram_endpoint_full_async]).
  *
  * Returns: (transfer full): the endpoint's transport; %NULL with @error
  *   set
@@ -376,6 +376,28 @@ evl_loop_create_datagram_endpoint_finish (EvlLoop              *loop,
                                           GAsyncResult         *result,
                                           EvlDatagramProtocol **protocol,
                                           GError              **error)
+{
+  return evl_loop_create_datagram_endpoint_full_finish (loop, result, protocol, error);
+}
+
+/**
+ * evl_loop_create_datagram_endpoint_full_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (optional) (transfer full): the endpoint's protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_datagram_endpoint_full_async] (and
+ * [method@Evl.Loop.create_datagram_endpoint_async]).
+ *
+ * Returns: (transfer full): the endpoint's transport; %NULL with @error
+ *   set
+ */
+EvlDatagramTransport *
+evl_loop_create_datagram_endpoint_full_finish (EvlLoop              *loop,
+                                               GAsyncResult         *result,
+                                               EvlDatagramProtocol **protocol,
+                                               GError              **error)
 {
   EndpointResult *er;
   EvlDatagramTransport *transport;

@@ -881,6 +881,65 @@ test_errors (void)
   evl_test_close_loop (loop);
 }
 
+static EvlDatagramProtocol *
+factory_null (gpointer data)
+{
+  evl_test_count (data);
+  return NULL;
+}
+
+static void
+test_empty_and_factory (void)
+{
+  EvlLoop *loop;
+  TestDgram *server_proto, *client_proto;
+  EvlDatagramTransport *server, *client;
+  GSocketAddress *any, *server_address;
+  GBytes *empty;
+  GError *error = NULL;
+  Waiter w = { 0 };
+  guint n_calls = 0, n_fds;
+
+  n_fds = evl_test_count_fds ();
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  any = loopback (G_SOCKET_FAMILY_IPV4, 0);
+
+  /* An empty datagram is a datagram. */
+  server_proto = test_dgram_new ();
+  server_proto->expect = 1;
+  client_proto = test_dgram_new ();
+  server = endpoint (loop, server_proto, any, NULL);
+  server_address = evl_transport_get_local_address (EVL_TRANSPORT (server));
+  client = endpoint (loop, client_proto, NULL, server_address);
+  empty = g_bytes_new (NULL, 0);
+  evl_datagram_transport_sendto (client, empty, NULL);
+  g_assert_true (evl_test_run_until_flag (loop, &server_proto->got_expected, 20.0));
+  g_assert_cmpuint (g_bytes_get_size (server_proto->data->pdata[0]), ==, 0);
+  g_bytes_unref (empty);
+  close_and_wait (loop, client, client_proto);
+  close_and_wait (loop, server, server_proto);
+  g_object_unref (client);
+  g_object_unref (server);
+  g_object_unref (client_proto);
+  g_object_unref (server_proto);
+
+  /* A factory that makes no protocol: FAILED, and the socket is closed. */
+  w.loop = loop;
+  evl_loop_create_datagram_endpoint_async (loop, factory_null, &n_calls, evl_test_count,
+                                           any, NULL, NULL, waiter_cb, &w);
+  g_assert_true (evl_test_run_until_flag (loop, &w.done, 20.0));
+  g_assert_null (evl_loop_create_datagram_endpoint_finish (loop, w.result, NULL, &error));
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_FAILED);
+  g_clear_error (&error);
+  g_object_unref (w.result);
+  /* The factory ran once, then its notify. */
+  g_assert_cmpuint (n_calls, ==, 2);
+
+  g_object_unref (any);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, n_fds);
+}
+
 static void
 count_cb (GObject      *source,
           GAsyncResult *result,
@@ -949,6 +1008,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Datagram/pause-reading", test_pause_reading);
   g_test_add_func ("/Evl/Datagram/flow-control", test_flow_control);
   g_test_add_func ("/Evl/Datagram/errors", test_errors);
+  g_test_add_func ("/Evl/Datagram/empty-and-factory", test_empty_and_factory);
   g_test_add_func ("/Evl/Datagram/loop-closed", test_loop_closed);
 
   return g_test_run ();

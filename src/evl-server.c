@@ -35,6 +35,7 @@
  * selector loop waits for readiness. */
 
 #define ACCEPT_RETRY_DELAY 0.1   /* seconds, after EMFILE and the like */
+#define ACCEPT_BURST       100   /* accepts per completed one, asyncio's backlog */
 
 typedef struct
 {
@@ -321,6 +322,31 @@ retry_notify (gpointer data)
   g_object_unref (server);
 }
 
+/* Takes what else waits in the listen queue now, up to a bound, as
+ * asyncio does (backlog-many accepts per wakeup). One accept per loop
+ * iteration falls behind when iterations are long (thousands of busy
+ * connections): the queue overflows, and clients whose handshake the
+ * kernel completed see their connection reset. An error here (EAGAIN,
+ * EMFILE, ...) is left to the asynchronous accept that follows, which
+ * handles it. */
+static void
+accept_burst (Listener *l)
+{
+  EvlServer *self = l->server;
+  guint i;
+
+  for (i = 0; i < ACCEPT_BURST && l->fd >= 0 && !self->closed; i++)
+    {
+      int one = 1;
+      int fd = accept4 (l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd < 0)
+        return;
+      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      start_connection (self, fd);
+    }
+}
+
 static void
 accepted_cb (GObject      *source,
              GAsyncResult *result,
@@ -348,6 +374,7 @@ accepted_cb (GObject      *source,
 
       setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       start_connection (self, fd);
+      accept_burst (l);
       accept_next (l);
     }
   else

@@ -186,12 +186,28 @@ wait_cancelled (GCancellable *cancellable,
   evl_loop_call_soon_threadsafe_internal (w->server->loop, wait_cancel_cb, w, waiter_unref);
 }
 
+/* Whether every listening fd is closed (one with an accept in flight is
+ * closed only once that accept has reported). */
+static gboolean
+listeners_closed (EvlServer *self)
+{
+  guint i;
+
+  for (i = 0; i < self->listeners->len; i++)
+    if (((Listener *) self->listeners->pdata[i])->fd >= 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* wait_closed ends once the connections are gone and the listening fds
+ * closed, as asyncio's: a server started again on the same port after it
+ * must find the port free. */
 static void
 complete_waiters (EvlServer *self)
 {
   GList *waiters;
 
-  if (!self->closed || self->n_connections > 0)
+  if (!self->closed || self->n_connections > 0 || !listeners_closed (self))
     return;
   waiters = g_steal_pointer (&self->waiters);
   while (waiters != NULL)
@@ -215,6 +231,7 @@ listener_close (Listener *l)
     {
       close (l->fd);
       l->fd = -1;
+      complete_waiters (l->server);
     }
   else if (l->fd >= 0)
     {

@@ -322,6 +322,55 @@ test_loop_close_ends_server (void)
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
 
+/* Once wait_closed has returned, the listening socket is closed too (as
+ * asyncio's): its port, given explicitly (a bound port then stays taken
+ * while the socket is open, even shut down), can be bound again at once. */
+static void
+test_port_free_after_wait_closed (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  TestWaiter w;
+  GError *error = NULL;
+  struct sockaddr_in sin = { 0 };
+  socklen_t len = sizeof sin;
+  guint16 port;
+  int fd;
+  guint fds_before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  /* A free port. */
+  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
+  port = ntohs (sin.sin_port);
+  close (fd);
+
+  test_factory_init (&f);
+  test_waiter_init (&w, loop);
+  evl_loop_create_server_full_async (loop, (EvlProtocolFactory) test_factory_make, &f, NULL,
+                                     "127.0.0.1", port, 0, EVL_SERVER_FLAGS_NONE, NULL,
+                                     test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  server = evl_loop_create_server_full_finish (loop, w.result, &error);
+  g_assert_no_error (error);
+  test_waiter_clear (&w);
+  g_assert_cmpuint (evl_server_get_port (server), ==, port);
+  test_server_close (loop, server);
+
+  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  close (fd);
+
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
+}
+
 /* EMFILE on accept: the server pauses, then serves again once fds are
  * free. Runs in a child with a low RLIMIT_NOFILE. */
 static void
@@ -406,6 +455,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Server/wait-closed-cancelled", test_wait_closed_cancelled);
   g_test_add_func ("/Evl/Server/loop-close", test_loop_close_ends_server);
   g_test_add_func ("/Evl/Server/emfile", test_emfile);
+  g_test_add_func ("/Evl/Server/port-free-after-wait-closed", test_port_free_after_wait_closed);
 
   return g_test_run ();
 }

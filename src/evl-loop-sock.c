@@ -811,12 +811,14 @@ evl_loop_sock_recv_async (EvlLoop             *loop,
   sop->owned = g_try_malloc (MAX (max_bytes, 1));
   if (sop->owned == NULL)
     {
+      /* %lu, not G_GSIZE_FORMAT: xgettext cannot see through that macro
+       * (max_bytes <= STEP_MAX < 2^31). */
       sop->state = OP_DONE;
       evl_operation_return_error (sop->op,
                                   g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                                               _("Cannot allocate %" G_GSIZE_FORMAT " bytes "
+                                               _("Cannot allocate %lu bytes "
                                                  "to receive into; ask for fewer bytes"),
-                                               max_bytes));
+                                               (unsigned long) max_bytes));
       sock_op_unref (sop);
       return;
     }

@@ -21,7 +21,7 @@
  * watches ([method@Evl.Loop.add_reader], [method@Evl.Loop.add_writer])
  * included, works as on the selector loop, with poll requests on the ring.
  * Attached to a GMainContext ([method@Evl.Loop.attach]) the loop adds one
- * fd to GLib, an eventfd the ring signals.
+ * fd to GLib, which is readable whenever the ring has completions.
  *
  * Creating one fails with %EVL_LOOP_ERROR_NOT_SUPPORTED where io_uring is
  * missing or disabled (`/proc/sys/kernel/io_uring_disabled`, a seccomp
@@ -255,9 +255,10 @@ proactor_io_update (EvlLoop  *loop,
     return TRUE;
   if (fd == self->poll_fd)
     {
-      /* The ring's own eventfd (a GLib context the loop drives holds the
-       * loop's source): polling it on the ring would signal it again. As
-       * an epoll fd cannot watch itself, refuse. */
+      /* The fd the loop's own GLib source polls (a GLib context the loop
+       * drives holds that source): a poll on the ring would make it
+       * readable again at once. As an epoll fd cannot watch itself,
+       * refuse. */
       g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
                    _("File descriptor %d is the loop's own completion descriptor; watch another one"), fd);
       return FALSE;
@@ -358,6 +359,9 @@ proactor_get_poll_fd (EvlLoop *loop)
   if (self->backend == NULL)
     return -1;
   self->poll_fd = evl_proactor_backend_get_poll_fd (self->backend);
+  /* The backend may have moved what was in flight to a new ring: have it
+   * submitted from the first dispatch. */
+  request_flush (self);
   return self->poll_fd;
 }
 

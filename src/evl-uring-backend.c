@@ -8,7 +8,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -22,6 +22,9 @@
 #endif
 #ifndef VALGRIND_MAKE_MEM_DEFINED
 # define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void) 0)
+#endif
+#ifndef RUNNING_ON_VALGRIND
+# define RUNNING_ON_VALGRIND 0
 #endif
 
 #include "evl-loop-private.h"
@@ -92,12 +95,11 @@
  *     still in the old ring's hands (rare: a loop stopped with socket
  *     operations pending, then resumed elsewhere) cannot be reclaimed
  *     from another thread, so it is cancelled and its memory left alone.
- *     With the GLib bridge (no blocking wait of ours), the kernel still
- *     signals the registered eventfd when deferred work is queued (since
- *     Linux 6.1, which DEFER_TASKRUN needs anyway), GLib wakes up, and
- *     the dispatch reaps with a non-blocking io_uring_submit_and_get_events()
- *     (IORING_ENTER_GETEVENTS), which runs that work and posts the
- *     completions. So DEFER_TASKRUN stays on in both modes.
+ *     The GLib bridge (GLib waits, not us) cannot wait for deferred
+ *     work reliably: a loop attached to GLib leaves DEFER_TASKRUN for
+ *     COOP_TASKRUN (uring_get_poll_fd()), as does every loop under
+ *     valgrind (see enter_via_ppoll()). Explicit runs, GLib-driving ones
+ *     included, keep it: they wait in io_uring_enter(), which runs it.
  *  2. COOP_TASKRUN | TASKRUN_FLAG: no interruptions either; any thread may
  *     enter. IORING_SQ_TASKRUN says when a non-blocking reap must enter.
  *  3. none.
@@ -123,6 +125,8 @@ enum {
   OPF_MULTISHOT     = 1 << 2,  /* armed as a multishot poll */
   OPF_POLL_STEP     = 1 << 3,  /* a data op waiting for readiness after EAGAIN */
   OPF_ASYNC_CANCEL  = 1 << 4,  /* POLL_REMOVE failed: use ASYNC_CANCEL */
+  OPF_RECLAIM       = 1 << 5,  /* cancelled to move to a new ring: requeue it */
+  OPF_CONNECT_AGAIN = 1 << 6,  /* a CONNECT issued again: EISCONN is success */
 };
 
 typedef enum
@@ -142,9 +146,10 @@ typedef struct
   gboolean            bound;         /* SINGLE_ISSUER: tied to one thread */
   gboolean            enabled;       /* bound rings start disabled */
   GThread            *owner;
-  int                 event_fd;      /* for GLib; -1 until asked for */
+  gboolean            polled;        /* GLib polls the ring fd: keep its number */
   gboolean            multishot_ok;
   gboolean            warned_orphans;
+  gboolean            wait_in_ppoll; /* block in ppoll(ring fd), not io_uring_enter */
 
   EvlProactorOp      *all;           /* every op not yet finally completed */
   guint               n_all;
@@ -418,10 +423,9 @@ get_sqe (EvlUringBackend *self)
   return sqe;
 }
 
-/* Moves what waits (cancellations first, then submissions) into the SQ.
- * Only on the thread that may enter the ring. */
-static void
-prepare (EvlUringBackend *self)
+/* Moves the waiting cancel requests into the SQ. */
+static gboolean
+prepare_cancels (EvlUringBackend *self)
 {
   struct io_uring_sqe *sqe;
   EvlProactorOp *op;
@@ -430,7 +434,7 @@ prepare (EvlUringBackend *self)
     {
       op = g_ptr_array_index (self->cancels, self->cancels->len - 1);
       if ((sqe = get_sqe (self)) == NULL)
-        return;
+        return FALSE;
       if (op->kind == EVL_PROACTOR_POLL && !(op->flags & (OPF_POLL_STEP | OPF_ASYNC_CANCEL)))
         io_uring_prep_poll_remove (sqe, (__u64) (uintptr_t) op);
       else
@@ -444,7 +448,19 @@ prepare (EvlUringBackend *self)
       op->flags &= ~OPF_CANCEL_QUEUED;
       g_ptr_array_set_size (self->cancels, self->cancels->len - 1);
     }
+  return TRUE;
+}
 
+/* Moves what waits (cancellations first, then submissions) into the SQ.
+ * Only on the thread that may enter the ring. */
+static void
+prepare (EvlUringBackend *self)
+{
+  struct io_uring_sqe *sqe;
+  EvlProactorOp *op;
+
+  if (!prepare_cancels (self))
+    return;
   while ((op = self->queue_head) != NULL)
     {
       if (!(op->flags & OPF_CANCEL) && (sqe = get_sqe (self)) == NULL)
@@ -498,22 +514,59 @@ static void
 reap (EvlUringBackend *self,
       guint           *n_out);
 
-/* The ring of a bound backend serves one thread. Another thread gets a
- * new ring: see the comment at the top. */
+/* Replaces the ring with a new one (from setup @first down), for a thread
+ * change (a bound ring serves one thread: see the comment at the top) or
+ * to leave DEFER_TASKRUN (uring_get_poll_fd()).
+ *
+ * Polls, and data ops waiting for readiness, only watch an fd: they start
+ * again on the new ring. A data op the kernel holds may still touch its
+ * memory: with @reclaim (this thread may enter the old ring) it is
+ * cancelled there, waited for, and started again on the new ring unless
+ * it completed meanwhile; otherwise it is given up (cancelled, its memory
+ * left alone). */
 static gboolean
-migrate (EvlUringBackend *self)
+replace_ring (EvlUringBackend *self,
+              Tier             first,
+              gboolean         reclaim)
 {
   struct io_uring old = self->ring;
   EvlProactorOp *op, *requeue_head = NULL, **requeue_tail = &requeue_head;
   EvlProactorOp *queue;
-  guint orphans = 0;
+  guint orphans = 0, n_reclaim = 0;
   Tier tier;
   int r;
 
   /* Completions the kernel already posted are in the old CQ's memory. */
   reap (self, NULL);
 
-  r = ring_create (&self->ring, self->tier, &tier);
+  if (reclaim)
+    {
+      gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+      for (op = self->all; op != NULL; op = op->next)
+        if (op->state == OP_INFLIGHT && op->kind != EVL_PROACTOR_POLL &&
+            !(op->flags & (OPF_POLL_STEP | OPF_CANCEL_QUEUED)) && op->cancel_tag == 0)
+          {
+            op->flags |= OPF_RECLAIM | OPF_CANCEL_QUEUED;
+            g_ptr_array_add (self->cancels, op);
+            n_reclaim++;
+          }
+      while (n_reclaim > 0 && g_get_monotonic_time () < deadline)
+        {
+          struct __kernel_timespec ts = { 0, 100 * 1000 * 1000 };
+          struct io_uring_cqe *cqe;
+
+          prepare_cancels (self);
+          io_uring_submit_and_wait_timeout (&self->ring, &cqe, 1, &ts, NULL);
+          reap (self, NULL);
+          n_reclaim = 0;
+          for (op = self->all; op != NULL; op = op->next)
+            if (op->flags & OPF_RECLAIM)
+              n_reclaim++;
+        }
+    }
+
+  r = ring_create (&self->ring, first, &tier);
   if (r < 0)
     {
       self->ring = old;
@@ -528,23 +581,18 @@ migrate (EvlUringBackend *self)
       self->enabled = TRUE;
       self->owner = g_thread_self ();
     }
-  if (self->event_fd >= 0 && io_uring_register_eventfd (&self->ring, self->event_fd) < 0)
-    g_warning ("Cannot register the proactor's eventfd with its new ring");
 
   /* What waited for an SQE stays queued (cancel requests are moot). */
   queue = self->queue_head;
   self->queue_head = self->queue_tail = NULL;
   for (op = self->all; op != NULL; op = op->next)
     {
-      op->flags &= ~OPF_CANCEL_QUEUED;
+      op->flags &= ~(OPF_CANCEL_QUEUED | OPF_RECLAIM);
       op->cancel_tag = 0;
     }
   g_ptr_array_set_size (self->cancels, 0);
   g_hash_table_remove_all (self->cancel_tags);
 
-  /* What the old ring holds: polls (and data ops waiting for readiness)
-   * only watch an fd, so they start again here; a data op may still
-   * touch its memory, so it is given up. */
   for (op = self->all; op != NULL; op = op->next)
     {
       if (op->state != OP_INFLIGHT)
@@ -575,6 +623,19 @@ migrate (EvlUringBackend *self)
     }
 
   io_uring_queue_exit (&old);
+  if (self->polled)
+    {
+      /* GLib polls the old ring's fd number: give it to the new ring. */
+      int fd = self->ring.ring_fd;
+
+      if (dup3 (fd, old.ring_fd, O_CLOEXEC) >= 0)
+        {
+          close (fd);
+          self->ring.ring_fd = self->ring.enter_ring_fd = old.ring_fd;
+        }
+      else
+        g_warning ("Cannot keep the proactor's fd number for GLib: %s", g_strerror (errno));
+    }
 
   if (orphans > 0 && !self->warned_orphans)
     {
@@ -584,6 +645,12 @@ migrate (EvlUringBackend *self)
                  "before running or closing a loop in another thread.", orphans);
     }
   return TRUE;
+}
+
+static gboolean
+migrate (EvlUringBackend *self)
+{
+  return replace_ring (self, self->tier, FALSE);
 }
 
 /* Whether this thread may enter the ring (enabling it, or moving it when
@@ -652,6 +719,21 @@ handle_cqe (EvlUringBackend *self,
       return;
     }
 
+  if (op->flags & OPF_RECLAIM)
+    {
+      op->flags &= ~OPF_RECLAIM;
+      if (res == -ECANCELED && !(op->flags & OPF_CANCEL))
+        {
+          /* Taken back for the new ring: replace_ring() requeues it. A
+           * connect may have started: issued again, it says EALREADY
+           * (wait, then ask again) or EISCONN (done). */
+          if (op->kind == EVL_PROACTOR_CONNECT)
+            op->flags |= OPF_CONNECT_AGAIN;
+          queue_push (self, op);
+          return;
+        }
+    }
+
   if (op->flags & OPF_POLL_STEP)
     {
       /* The fd got ready (or failed) for a data op that had met EAGAIN:
@@ -690,6 +772,17 @@ handle_cqe (EvlUringBackend *self,
           op->flags |= OPF_POLL_STEP;
           queue_push (self, op);
           return;
+        }
+      if (op->kind == EVL_PROACTOR_CONNECT && (op->flags & OPF_CONNECT_AGAIN))
+        {
+          if (res == -EISCONN)
+            res = 0;
+          else if ((res == -EALREADY || res == -EINPROGRESS) && !(op->flags & OPF_CANCEL))
+            {
+              op->flags |= OPF_POLL_STEP;
+              queue_push (self, op);
+              return;
+            }
         }
       if (res == -EAGAIN)
         res = -ECANCELED;
@@ -751,6 +844,29 @@ needs_enter (EvlUringBackend *self)
   return (IO_URING_READ_ONCE (*self->ring.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
 }
 
+/* valgrind (3.19 at least) keeps its lock on the process while a thread
+ * blocks in io_uring_enter(), so no other thread runs (a wakeup from
+ * another thread never comes). There, and with EVL_URING_WAIT=ppoll, the
+ * wait is a ppoll() on the ring fd, which is readable when completions or
+ * (DEFER_TASKRUN) deferred work are pending, then a non-blocking reap. */
+static int
+enter_via_ppoll (EvlUringBackend *self,
+                 gint64           timeout_ns)
+{
+  struct pollfd pfd = { self->ring.ring_fd, POLLIN, 0 };
+  struct timespec ts;
+  int r;
+
+  r = io_uring_submit_and_get_events (&self->ring);
+  if (r < 0 || io_uring_cq_ready (&self->ring) > 0)
+    return r;
+  ts.tv_sec = timeout_ns / G_GINT64_CONSTANT (1000000000);
+  ts.tv_nsec = timeout_ns % G_GINT64_CONSTANT (1000000000);
+  if (ppoll (&pfd, 1, timeout_ns < 0 ? NULL : &ts, NULL) < 0 && errno == EINTR)
+    return -EINTR;
+  return io_uring_get_events (&self->ring);
+}
+
 static int
 enter (EvlUringBackend *self,
        gint64           timeout_ns)
@@ -758,7 +874,9 @@ enter (EvlUringBackend *self,
   struct io_uring_cqe *cqe = NULL;
   int r;
 
-  if (timeout_ns == 0)
+  if (self->wait_in_ppoll && timeout_ns != 0)
+    r = enter_via_ppoll (self, timeout_ns);
+  else if (timeout_ns == 0)
     r = needs_enter (self) ? io_uring_submit_and_get_events (&self->ring) : 0;
   else if (timeout_ns < 0)
     r = io_uring_submit_and_wait (&self->ring, 1);
@@ -789,14 +907,6 @@ uring_wait (EvlProactorBackend *backend,
   n += deliver_done (self);
   if (n > 0 || io_uring_cq_ready (&self->ring) > 0)
     timeout_ns = 0;
-  if (self->event_fd >= 0)
-    {
-      guint64 counter;
-      ssize_t G_GNUC_UNUSED got;
-
-      /* Before waiting, so that a signal posted from now on stays. */
-      got = read (self->event_fd, &counter, sizeof counter);
-    }
 
   r = enter (self, timeout_ns);
   if (r == -EEXIST && self->bound)
@@ -834,24 +944,32 @@ uring_flush (EvlProactorBackend *backend)
     io_uring_submit (&self->ring);
 }
 
+/* GLib polls the ring fd itself: it is readable whenever completions are
+ * pending, and a thread asleep in poll() on it is woken when one is
+ * posted; the dispatch then reaps without blocking. The ring must not use
+ * DEFER_TASKRUN then: its completions wait for the issuer to enter the
+ * kernel, and the kernel does not reliably wake a poller for that
+ * deferred work (on Linux 6.18, a registered eventfd is signalled for the
+ * first piece only, an epoll fd holding the ring fd never, and a plain
+ * poll() of the ring fd missed socket readiness in tests/bridge.c). So the
+ * first call moves the loop to a COOP_TASKRUN ring, which never moves
+ * again (it is not tied to a thread): the fd stays valid for GLib. */
 static int
 uring_get_poll_fd (EvlProactorBackend *backend)
 {
   EvlUringBackend *self = (EvlUringBackend *) backend;
-  int fd;
 
-  if (self->event_fd >= 0)
-    return self->event_fd;
-  fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0)
-    return -1;
-  if (io_uring_register_eventfd (&self->ring, fd) < 0)
+  if (self->tier == TIER_DEFER)
     {
-      close (fd);
-      return -1;
+      /* GLib's poll() is not woken reliably for deferred work (see
+       * above): take a ring without DEFER_TASKRUN. The operations in
+       * flight move along when this thread may enter the ring. */
+      gboolean can_enter = !self->enabled || self->owner == g_thread_self ();
+
+      replace_ring (self, TIER_COOP, can_enter);
     }
-  self->event_fd = fd;
-  return fd;
+  self->polled = TRUE;
+  return self->ring.ring_fd;
 }
 
 static void
@@ -891,11 +1009,7 @@ uring_close (EvlProactorBackend *backend)
         }
     }
 
-  if (self->event_fd >= 0 && !forked)
-    io_uring_unregister_eventfd (&self->ring);
   io_uring_queue_exit (&self->ring);
-  if (self->event_fd >= 0)
-    close (self->event_fd);
   g_ptr_array_unref (self->cancels);
   g_hash_table_unref (self->cancel_tags);
   g_free (self);
@@ -939,6 +1053,8 @@ first_tier (void)
 {
   const char *v = g_getenv ("EVL_URING_SETUP");
 
+  if (RUNNING_ON_VALGRIND || g_strcmp0 (g_getenv ("EVL_URING_WAIT"), "ppoll") == 0)
+    return TIER_COOP;
   if (v == NULL)
     return TIER_DEFER;
   if (g_str_equal (v, "coop"))
@@ -1012,7 +1128,6 @@ evl_proactor_backend_new (GError **error)
 
   self = g_new0 (EvlUringBackend, 1);
   self->parent.funcs = &uring_funcs;
-  self->event_fd = -1;
   self->multishot_ok = TRUE;
   self->cancels = g_ptr_array_new ();
   self->cancel_tags = g_hash_table_new (NULL, NULL);
@@ -1061,6 +1176,7 @@ evl_proactor_backend_new (GError **error)
       g_free (self);
       return NULL;
     }
+  self->wait_in_ppoll = RUNNING_ON_VALGRIND || g_strcmp0 (g_getenv ("EVL_URING_WAIT"), "ppoll") == 0;
   g_debug ("io_uring proactor: setup %s",
            tier == TIER_DEFER ? "SINGLE_ISSUER|DEFER_TASKRUN" :
            tier == TIER_COOP ? "COOP_TASKRUN|TASKRUN_FLAG" : "plain");

@@ -642,6 +642,64 @@ test_one_fd_for_glib (void)
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
 
+/* Attaching to GLib moves the loop to a ring without DEFER_TASKRUN: the
+ * operations in flight move along and complete, through GLib. */
+static void
+test_attach_with_ops_in_flight (void)
+{
+  GMainContext *context;
+  GSocketAddress *address;
+  GError *error = NULL;
+  EvlLoop *loop;
+  Call recv_call = { 0 }, accept_call = { 0 };
+  struct sockaddr_storage ss;
+  gint64 deadline;
+  GBytes *got;
+  int pair[2], listener, client, accepted;
+
+  NEW_PROACTOR_OR_SKIP (loop);
+  n_done = 0;
+  evl_test_socketpair (pair);
+  listener = tcp_listener (4, &address);
+  recv_call.loop = accept_call.loop = loop;
+  evl_loop_sock_recv_async (loop, pair[0], 10, NULL, call_cb, &recv_call);
+  evl_loop_sock_accept_async (loop, listener, NULL, call_cb, &accept_call);
+  evl_test_run_once (loop);
+  evl_test_run_once (loop);
+  g_assert_cmpuint (n_done, ==, 0);
+
+  context = g_main_context_new ();
+  g_assert_cmpuint (evl_loop_attach (loop, context), >, 0);
+  g_assert_cmpint (write (pair[1], "moved", 5), ==, 5);
+  client = tcp_socket ();
+  g_socket_address_to_native (address, &ss, sizeof ss, NULL);
+  connect (client, (struct sockaddr *) &ss, g_socket_address_get_native_size (address));
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (n_done < 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_cmpuint (n_done, ==, 2);
+
+  got = evl_loop_sock_recv_finish (loop, recv_call.result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), "moved", 5);
+  g_bytes_unref (got);
+  accepted = evl_loop_sock_accept_finish (loop, accept_call.result, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (accepted, >=, 0);
+  g_clear_object (&recv_call.result);
+  g_clear_object (&accept_call.result);
+
+  evl_test_close_loop (loop);
+  g_main_context_unref (context);
+  g_object_unref (address);
+  close (accepted);
+  close (client);
+  close (listener);
+  close (pair[0]);
+  close (pair[1]);
+}
+
 /* Threads -------------------------------------------------------------------- */
 
 typedef struct
@@ -790,6 +848,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Proactor/level-triggered", test_level_triggered);
   g_test_add_func ("/Evl/Proactor/one-fd-for-glib", test_one_fd_for_glib);
   g_test_add_func ("/Evl/Proactor/threads", test_threads);
+  g_test_add_func ("/Evl/Proactor/attach-with-ops-in-flight", test_attach_with_ops_in_flight);
   g_test_add_func ("/Evl/Proactor/gate/env", test_gate_env);
   g_test_add_data_func ("/Evl/Proactor/setup/defer", "defer", test_setup);
   g_test_add_data_func ("/Evl/Proactor/setup/coop", "coop", test_setup);

@@ -631,7 +631,9 @@ add_watch (EvlLoop         *loop,
         notify (user_data);
       return set_closed_error (error);
     }
-  if (!check_fd (fd, error) || fd == priv->wake_fd)
+  /* An internal watch follows a syscall on @fd that said EAGAIN: the fd
+   * is open, spare the fcntl(). */
+  if ((!(internal && fd >= 0) && !check_fd (fd, error)) || fd == priv->wake_fd)
     {
       if (fd == priv->wake_fd && fd >= 0)
         g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,

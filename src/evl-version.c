@@ -90,7 +90,7 @@ evl_check_version (guint required_major,
   if (required_major > EVL_MAJOR_VERSION)
     return _("The evloop-glib library is too old (major version mismatch); "
              "install a newer version of evloop-glib");
-  if (required_major < EVL_MAJOR_VERSION)
+  if (required_major != EVL_MAJOR_VERSION)  /* older: '<' warns while it is 0 */
     return _("The evloop-glib library is too new (major version mismatch); "
              "rebuild the program against this version of evloop-glib");
   if (required_minor > EVL_MINOR_VERSION)

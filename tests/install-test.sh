@@ -55,8 +55,11 @@ I="$dest$EVL_INCLUDEDIR"
 D="$dest$EVL_DATADIR"
 B="$dest$EVL_BINDIR"
 
-echo "# installed files (relative to DESTDIR):"
-(cd "$dest" && find . \( -type f -o -type l \) | sort | sed 's|^\.||; s|^|#   |')
+echo "# installed files (relative to DESTDIR; the reference counted, not listed):"
+(cd "$dest" && find . \( -type f -o -type l \) -not -path '*/doc/evloop-glib-1/*' | sort | sed 's|^\.||; s|^|#   |')
+if [ -d "$D/doc/evloop-glib-1" ]; then
+  echo "#   ${D#"$dest"}/doc/evloop-glib-1/: $(find "$D/doc/evloop-glib-1" -type f | wc -l) files"
+fi
 
 # 2. Layout ---------------------------------------------------------------------
 # The library: real name, soname link, linker name; the soname is the ABI.

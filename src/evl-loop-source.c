@@ -39,11 +39,13 @@ source_inert (EvlLoopSource *ls,
               gboolean       dispatching)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (ls->loop);
+  GThread *thread;
 
   if (priv->closed)
     return TRUE;
   /* Running in another thread: not ours to dispatch. */
-  if (priv->thread != NULL && priv->thread != g_thread_self ())
+  thread = g_atomic_pointer_get (&priv->thread);
+  if (thread != NULL && thread != g_thread_self ())
     return TRUE;
   return priv->driver != NULL &&
          evl_context_driver_is_iterating (priv->driver, g_source_get_context (&ls->source),

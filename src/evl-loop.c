@@ -173,7 +173,10 @@ check_thread (EvlLoop        *loop,
               EvlLoopPrivate *priv,
               const char     *what)
 {
-  if (G_UNLIKELY (priv->debug) && priv->thread != NULL && priv->thread != g_thread_self ())
+  GThread *thread;
+
+  if (G_UNLIKELY (priv->debug) &&
+      (thread = g_atomic_pointer_get (&priv->thread)) != NULL && thread != g_thread_self ())
     g_critical ("%s: non-thread-safe operation invoked on an event loop other than "
                 "the current one; use evl_loop_call_soon_threadsafe()", what);
 }
@@ -1047,7 +1050,8 @@ evl_loop_run_once (EvlLoop  *loop,
 
   deadline = evl_loop_get_next_deadline (loop);
 
-  if (!explicit_run || priv->ready_len > 0 || priv->stopping || g_atomic_int_get (&priv->wake_pending))
+  if (!explicit_run || priv->ready_len > 0 || g_atomic_int_get (&priv->stopping) ||
+      g_atomic_int_get (&priv->wake_pending))
     timeout = 0;
   else if (deadline >= 0)
     {
@@ -1103,17 +1107,19 @@ evl_loop_enter_running (EvlLoop   *loop,
                         GError   **error)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  GThread *thread;
 
   if (priv->closed)
     return set_closed_error (error);
-  if (priv->thread != NULL && priv->thread != g_thread_self ())
+  thread = g_atomic_pointer_get (&priv->thread);
+  if (thread != NULL && thread != g_thread_self ())
     {
       g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_RUNNING,
                            _("The event loop is already running in another thread; "
                              "use evl_loop_call_soon_threadsafe() to reach it"));
       return FALSE;
     }
-  priv->thread = g_thread_self ();
+  g_atomic_pointer_set (&priv->thread, g_thread_self ());
   *previous = running_loop;
   running_loop = loop;
   return TRUE;
@@ -1127,7 +1133,7 @@ evl_loop_leave_running (EvlLoop *loop,
 
   running_loop = previous;
   if (priv->run_depth == 0 && priv->dispatch_depth == 0)
-    priv->thread = NULL;
+    g_atomic_pointer_set (&priv->thread, NULL);
 }
 
 /**
@@ -1170,9 +1176,9 @@ evl_loop_run_forever (EvlLoop  *loop,
   while (!priv->closed)
     {
       evl_loop_run_once (loop, TRUE);
-      if (priv->stopping)
+      if (g_atomic_int_get (&priv->stopping))
         {
-          priv->stopping = FALSE;
+          g_atomic_int_set (&priv->stopping, FALSE);
           break;
         }
     }
@@ -1305,12 +1311,15 @@ void
 evl_loop_stop (EvlLoop *loop)
 {
   EvlLoopPrivate *priv;
+  GThread *thread;
 
   g_return_if_fail (EVL_IS_LOOP (loop));
 
   priv = evl_loop_get_priv (loop);
-  priv->stopping = TRUE;
-  if (priv->thread != NULL && priv->thread != g_thread_self ())
+  /* Atomics: stop() may come from any thread. */
+  g_atomic_int_set (&priv->stopping, TRUE);
+  thread = g_atomic_pointer_get (&priv->thread);
+  if (thread != NULL && thread != g_thread_self ())
     {
       /* As in post_threadsafe(): never write to a closed wakeup fd. */
       g_mutex_lock (&priv->ts_lock);
@@ -1335,13 +1344,13 @@ evl_loop_is_running (EvlLoop *loop)
 {
   g_return_val_if_fail (EVL_IS_LOOP (loop), FALSE);
 
-  return evl_loop_get_priv (loop)->thread != NULL;
+  return g_atomic_pointer_get (&evl_loop_get_priv (loop)->thread) != NULL;
 }
 
 GThread *
 evl_loop_get_running_thread (EvlLoop *loop)
 {
-  return evl_loop_get_priv (loop)->thread;
+  return g_atomic_pointer_get (&evl_loop_get_priv (loop)->thread);
 }
 
 /**

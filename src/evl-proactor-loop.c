@@ -250,7 +250,17 @@ proactor_io_update (EvlLoop  *loop,
     return new_events == 0;
 
   if ((guint) fd < self->n_watches && self->watches[fd] != NULL)
-    detach_watch (self, self->watches[fd]);
+    {
+      gboolean was_armed = self->watches[fd]->armed;
+
+      detach_watch (self, self->watches[fd]);
+      /* Hand the removal to the kernel now: the poll request holds a
+       * reference on the file, so a socket closed right after
+       * remove_reader() (a listening socket) would otherwise stay open,
+       * and keep accepting, until the next iteration. */
+      if (new_events == 0 && was_armed)
+        evl_proactor_backend_flush (self->backend);
+    }
   if (new_events == 0)
     return TRUE;
   if (fd == self->poll_fd)

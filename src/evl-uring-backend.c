@@ -932,6 +932,7 @@ static void
 uring_flush (EvlProactorBackend *backend)
 {
   EvlUringBackend *self = (EvlUringBackend *) backend;
+  gboolean had_cancels;
 
   if (self->queue_head == NULL && self->cancels->len == 0 &&
       io_uring_sq_ready (&self->ring) == 0)
@@ -939,8 +940,15 @@ uring_flush (EvlProactorBackend *backend)
   /* A thread change waits for wait(): completions come only from there. */
   if (!ensure_owner (self, FALSE))
     return;
+  had_cancels = self->cancels->len > 0;
   prepare (self);
-  if (io_uring_sq_ready (&self->ring) > 0)
+  /* A cancelled poll drops its reference on the file only once its
+   * completion has run, which DEFER_TASKRUN postpones until we ask for
+   * events: ask now, so that closing a socket right after remove_reader()
+   * really closes it. The completions stay in the ring for wait(). */
+  if (had_cancels)
+    io_uring_submit_and_get_events (&self->ring);
+  else if (io_uring_sq_ready (&self->ring) > 0)
     io_uring_submit (&self->ring);
 }
 

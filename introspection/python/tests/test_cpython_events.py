@@ -36,22 +36,6 @@ class EvlEventLoopTests(test_events.UnixEventLoopTestsMixin,
     def create_event_loop(self):
         return evl_asyncio.EvlEventLoop()
 
-    def test_server_close(self):
-        # Known C bug on the proactor loop (io_uring): remove_reader only
-        # queues the POLL_REMOVE until the next iteration, and the pending
-        # poll request keeps the closed listening socket's file alive, so
-        # it still accepts connections until the loop runs again. The test
-        # closes the server and connects without running the loop. Skipped
-        # only while it fails that way on the proactor; on the selector
-        # loop, or once the C side submits the removal at once, it runs.
-        try:
-            super().test_server_close()
-        except AssertionError:
-            if isinstance(self.loop.evl_loop, Evl.ProactorLoop):
-                self.skipTest('proactor: a removed poll request keeps a '
-                              'closed socket open until the next iteration')
-            raise
-
 
 class EvlPidfdSubprocessTests(test_events.SubprocessTestsMixin,
                               test_utils.TestCase):

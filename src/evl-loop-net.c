@@ -17,6 +17,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "evl-loop-private.h"
+#include "evl-loop-resolve-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
 
@@ -303,27 +304,39 @@ connect_next (Connect *c)
   connect_fail (c, error);
 }
 
+/* What a lookup still running when the loop closed reports (the executor
+ * says G_IO_ERROR_CANCELLED). */
 static void
-connect_resolved (GList    *addresses,
-                  GError   *error,
-                  gpointer  data)
+resolve_error_if_closed (EvlLoop  *loop,
+                         GError  **error)
+{
+  if (!evl_loop_is_closed (loop))
+    return;
+  g_clear_error (error);
+  g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                       _("The event loop was closed while a host name was being resolved"));
+}
+
+static void
+connect_resolved (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
 {
   Connect *c = data;
-  GList *l;
+  GError *error = NULL;
+  GList *addresses = evl_loop_resolve_finish (c->loop, result, &error);
 
   if (error == NULL)
     g_cancellable_set_error_if_cancelled (c->cancellable, &error);
+  resolve_error_if_closed (c->loop, &error);
   if (error != NULL)
     {
       g_list_free_full (addresses, g_object_unref);
       connect_fail (c, error);
       return;
     }
-  for (l = addresses; l != NULL; l = l->next)
-    c->addresses = g_list_prepend (c->addresses, g_inet_socket_address_new (l->data, c->port));
-  c->addresses = g_list_reverse (c->addresses);
+  c->addresses = addresses;
   c->next = c->addresses;
-  g_list_free_full (addresses, g_object_unref);
   connect_next (c);
 }
 
@@ -376,7 +389,16 @@ create_connection (EvlLoop             *loop,
   c->host = g_strdup (host);
   c->port = port;
   c->local_address = local_address != NULL ? g_object_ref (local_address) : NULL;
-  evl_net_resolve (loop, host, cancellable, connect_resolved, c);
+  /* GResolver never found an address for "" (G_RESOLVER_ERROR_NOT_FOUND);
+   * the resolver below would take it for the loopback addresses. */
+  if (*host == '\0')
+    {
+      connect_fail (c, g_error_new (G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
+                                    _("“%s” has no address; check the host name"), host));
+      return;
+    }
+  evl_loop_resolve_async (loop, host, port, EVL_RESOLVE_INTERLEAVE, cancellable,
+                          connect_resolved, c);
 }
 
 /**

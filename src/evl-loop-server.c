@@ -15,6 +15,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "evl-loop-private.h"
+#include "evl-loop-resolve-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
 
@@ -196,21 +197,37 @@ listen_all (ServerStart  *s,
 }
 
 static void
-server_resolved (GList    *addresses,
-                 GError   *error,
-                 gpointer  data)
+server_resolved (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
 {
   ServerStart *s = data;
+  GError *error = NULL;
+  GList *found = evl_loop_resolve_finish (s->loop, result, &error);
+  GList *addresses = NULL, *l;
   GArray *fds;
 
   if (error == NULL)
     g_cancellable_set_error_if_cancelled (s->cancellable, &error);
+  /* A lookup still running when the loop closed: the executor says
+   * G_IO_ERROR_CANCELLED. */
+  if (evl_loop_is_closed (s->loop))
+    {
+      g_clear_error (&error);
+      g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                           _("The event loop was closed while a host name was being resolved"));
+    }
   if (error != NULL)
     {
-      g_list_free_full (addresses, g_object_unref);
+      g_list_free_full (found, g_object_unref);
       server_start_free (s, error);
       return;
     }
+  for (l = found; l != NULL; l = l->next)
+    addresses = g_list_prepend (addresses,
+                                g_object_ref (g_inet_socket_address_get_address (l->data)));
+  addresses = g_list_reverse (addresses);
+  g_list_free_full (found, g_object_unref);
   fds = g_array_new (FALSE, FALSE, sizeof (int));
   if (listen_all (s, addresses, s->host == NULL, fds, &error))
     succeed (s, fds, NULL);
@@ -277,17 +294,11 @@ create_server (EvlLoop             *loop,
   s->port = port;
   s->backlog = backlog > 0 ? backlog : EVL_SERVER_DEFAULT_BACKLOG;
   s->flags = flags;
+  /* NULL or "": every interface (the wildcard addresses), IPv6 optional. */
   if (host == NULL || *host == '\0')
-    {
-      GList *any = NULL;
-
-      g_clear_pointer (&s->host, g_free);
-      any = g_list_append (any, g_inet_address_new_any (G_SOCKET_FAMILY_IPV4));
-      any = g_list_append (any, g_inet_address_new_any (G_SOCKET_FAMILY_IPV6));
-      server_resolved (any, NULL, s);
-    }
-  else
-    evl_net_resolve (loop, host, cancellable, server_resolved, s);
+    g_clear_pointer (&s->host, g_free);
+  evl_loop_resolve_async (loop, s->host, port, EVL_RESOLVE_PASSIVE, cancellable,
+                          server_resolved, s);
 }
 
 static EvlServer *

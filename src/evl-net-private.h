@@ -8,25 +8,10 @@
 
 G_BEGIN_DECLS
 
-/* Name resolution that needs no GMainContext: numeric addresses at once,
- * names with GResolver's blocking lookup in a worker thread, delivered on
- * the loop's thread. @callback runs exactly once, from the loop (or from
- * evl_loop_close(), with EVL_LOOP_ERROR_CLOSED), with a list of
- * GInetAddress (transfer full) or an error (transfer full). */
-typedef void (*EvlResolveFunc) (GList    *addresses,
-                                GError   *error,
-                                gpointer  user_data);
-
-void evl_net_resolve (EvlLoop        *loop,
-                      const char     *host,
-                      GCancellable   *cancellable,
-                      EvlResolveFunc  callback,
-                      gpointer        user_data);
-
 /* A new non-blocking, close-on-exec socket; -1 with @error set. */
-int  evl_net_socket  (int             family,
-                      int             type,
-                      GError        **error);
+int evl_net_socket (int      family,
+                    int      type,
+                    GError **error);
 
 /* evl-server.c */
 EvlServer *evl_server_new          (EvlLoop            *loop,

@@ -8,6 +8,7 @@
 
 #include <sys/uio.h>
 
+#include "evl-loop-private.h"
 #include "evl-transport-private.h"
 
 G_BEGIN_DECLS
@@ -68,7 +69,7 @@ struct _EvlStreamTransport
   gboolean               eof_received;    /* reading ended */
   gboolean               released;        /* fd closed, self reference dropped */
   gboolean               alive_ref;       /* holds a reference to itself */
-  EvlHandle             *close_hook;      /* tells us when the loop closes */
+  EvlLoopCloseHook       close_hook;      /* tells us when the loop closes */
 
   /* called once after connection_lost (the server counts connections) */
   GDestroyNotify         on_lost;
@@ -160,13 +161,5 @@ gssize   evl_stream_fd_writev                  (int                 fd,
                                                 gboolean            is_socket,
                                                 const struct iovec *iov,
                                                 int                 n_iov);
-
-/* Runs @func (@data) once if @loop closes before the hook is removed:
- * how loop-owned objects (open transports, servers, child watches) learn
- * that the loop went away. Returns the hook (NULL on a closed loop). */
-EvlHandle *evl_loop_close_hook_add             (EvlLoop            *loop,
-                                                EvlCallback         func,
-                                                gpointer            data);
-void       evl_loop_close_hook_remove          (EvlHandle         **hook);
 
 G_END_DECLS

@@ -100,64 +100,6 @@ evl_stream_fd_writev (int                 fd,
 }
 
 /* ---------------------------------------------------------------------- */
-/* the close hook */
-
-typedef struct
-{
-  EvlCallback func;
-  gpointer    data;
-  gboolean    removed;
-} CloseHook;
-
-static void
-close_hook_noop (gpointer data)
-{
-}
-
-static void
-close_hook_notify (gpointer data)
-{
-  CloseHook *hook = data;
-
-  if (!hook->removed)
-    hook->func (hook->data);
-  g_free (hook);
-}
-
-EvlHandle *
-evl_loop_close_hook_add (EvlLoop     *loop,
-                         EvlCallback  func,
-                         gpointer     data)
-{
-  CloseHook *hook;
-  EvlHandle *handle;
-
-  if (evl_loop_is_closed (loop))
-    return NULL;
-  hook = g_new0 (CloseHook, 1);
-  hook->func = func;
-  hook->data = data;
-  /* A timer that never comes due: the loop runs its notify when it drops
-   * it, at the latest when it closes. ~30 years. */
-  handle = evl_loop_call_later (loop, 1e9, close_hook_noop, hook, close_hook_notify);
-  return handle != NULL ? evl_handle_ref (handle) : NULL;
-}
-
-void
-evl_loop_close_hook_remove (EvlHandle **hookp)
-{
-  EvlHandle *handle = *hookp;
-
-  if (handle == NULL)
-    return;
-  *hookp = NULL;
-  if (handle->user_data != NULL && handle->callback == close_hook_noop)
-    ((CloseHook *) handle->user_data)->removed = TRUE;
-  evl_handle_cancel (handle);
-  evl_handle_unref (handle);
-}
-
-/* ---------------------------------------------------------------------- */
 /* GObject */
 
 static void
@@ -165,7 +107,7 @@ evl_stream_transport_finalize (GObject *object)
 {
   EvlStreamTransport *self = EVL_STREAM_TRANSPORT (object);
 
-  evl_loop_close_hook_remove (&self->close_hook);
+  evl_loop_remove_close_hook (self->loop, &self->close_hook);
   g_queue_clear_full (&self->wbuf, (GDestroyNotify) g_bytes_unref);
   if (self->fd >= 0)
     close (self->fd);
@@ -202,7 +144,7 @@ release (EvlStreamTransport *self)
     }
   self->released = TRUE;
   self->release_pending = FALSE;
-  evl_loop_close_hook_remove (&self->close_hook);
+  evl_loop_remove_close_hook (self->loop, &self->close_hook);
   self->engine->stop_reading (self, TRUE);
   self->engine->stop_writing (self);
   if (self->fd >= 0)
@@ -720,7 +662,7 @@ loop_closed_cb (gpointer data)
   EvlStreamTransport *self = data;
 
   g_object_ref (self);
-  evl_loop_close_hook_remove (&self->close_hook);
+  evl_loop_remove_close_hook (self->loop, &self->close_hook);
   force_close (self, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
                                           _("The event loop was closed while the connection was open; "
                                             "close transports before closing their loop")));
@@ -738,7 +680,9 @@ evl_stream_transport_start (EvlStreamTransport *self)
   self->started = TRUE;
   self->alive_ref = TRUE;
   g_object_ref (self);
-  self->close_hook = evl_loop_close_hook_add (self->loop, loop_closed_cb, self);
+  self->close_hook.func = loop_closed_cb;
+  self->close_hook.data = self;
+  evl_loop_add_close_hook (self->loop, &self->close_hook);
 
   g_object_ref (self);
   protocol = dup_protocol (self);

@@ -65,7 +65,7 @@ struct _EvlSubprocessTransport
   gboolean                    closed;
   gboolean                    finished;      /* connection_lost scheduled */
   gboolean                    alive_ref;
-  EvlHandle                  *close_hook;
+  EvlLoopCloseHook            close_hook;
 };
 
 static void pipe_protocol_iface_init (EvlProtocolInterface *iface);
@@ -189,7 +189,7 @@ call_connection_lost (gpointer data)
       g_object_unref (sp);
     }
   evl_transport_set_protocol (EVL_TRANSPORT (self), NULL);
-  evl_loop_close_hook_remove (&self->close_hook);
+  evl_loop_remove_close_hook (self->loop, &self->close_hook);
   if (self->alive_ref)
     {
       self->alive_ref = FALSE;
@@ -277,7 +277,7 @@ loop_closed_cb (gpointer data)
   EvlSubprocessTransport *self = data;
 
   g_object_ref (self);
-  evl_loop_close_hook_remove (&self->close_hook);
+  evl_loop_remove_close_hook (self->loop, &self->close_hook);
   subprocess_close (EVL_TRANSPORT (self));
   if (!self->exited && self->watch != NULL)
     {
@@ -297,7 +297,7 @@ evl_subprocess_transport_finalize (GObject *object)
   EvlSubprocessTransport *self = EVL_SUBPROCESS_TRANSPORT (object);
   guint i;
 
-  evl_loop_close_hook_remove (&self->close_hook);
+  evl_loop_remove_close_hook (self->loop, &self->close_hook);
   g_clear_pointer (&self->watch, evl_child_watch_free);
   for (i = 0; i < 3; i++)
     {
@@ -428,7 +428,9 @@ subprocess_spawn (EvlLoop                      *loop,
     }
   else
     evl_transport_set_protocol (EVL_TRANSPORT (self), G_OBJECT (protocol));
-  self->close_hook = evl_loop_close_hook_add (loop, loop_closed_cb, self);
+  self->close_hook.func = loop_closed_cb;
+  self->close_hook.data = self;
+  evl_loop_add_close_hook (loop, &self->close_hook);
 
   for (i = 0; i < 3; i++)
     {

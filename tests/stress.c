@@ -405,6 +405,7 @@ typedef struct
   guint     received;         /* on the loop's own thread */
   guint     notified;         /* atomic: notifies run on this loop's thread */
   guint     sent[N_THREADS];  /* to each peer */
+  gboolean  finished;         /* counted in n_finished */
   GThread  *thread;
 } Node;
 
@@ -481,10 +482,9 @@ mesh_check (gpointer data)
   Mesh *mesh = node->mesh;
   static const guint expected = (N_THREADS - 1) * POSTS_PER_PEER;
 
-  if (node->received == expected && node_sent_all (node) &&
-      !g_object_get_data (G_OBJECT (node->loop), "finished"))
+  if (node->received == expected && node_sent_all (node) && !node->finished)
     {
-      g_object_set_data (G_OBJECT (node->loop), "finished", GINT_TO_POINTER (1));
+      node->finished = TRUE;
       g_atomic_int_inc (&mesh->n_finished);
     }
   if (g_atomic_int_get (&mesh->n_finished) == N_THREADS)

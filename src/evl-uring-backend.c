@@ -543,12 +543,18 @@ replace_ring (EvlUringBackend *self,
     {
       gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
+      /* Every data op the kernel holds is waited for, also one whose
+       * cancellation (by its caller) is already on its way: its final
+       * completion is near, and the new ring must not inherit it. */
       for (op = self->all; op != NULL; op = op->next)
         if (op->state == OP_INFLIGHT && op->kind != EVL_PROACTOR_POLL &&
-            !(op->flags & (OPF_POLL_STEP | OPF_CANCEL_QUEUED)) && op->cancel_tag == 0)
+            !(op->flags & OPF_POLL_STEP))
           {
-            op->flags |= OPF_RECLAIM | OPF_CANCEL_QUEUED;
-            g_ptr_array_add (self->cancels, op);
+            if (!(op->flags & OPF_CANCEL_QUEUED) && op->cancel_tag == 0)
+              {
+                op->flags |= OPF_RECLAIM | OPF_CANCEL_QUEUED;
+                g_ptr_array_add (self->cancels, op);
+              }
             n_reclaim++;
           }
       while (n_reclaim > 0 && g_get_monotonic_time () < deadline)
@@ -561,7 +567,8 @@ replace_ring (EvlUringBackend *self,
           reap (self, NULL);
           n_reclaim = 0;
           for (op = self->all; op != NULL; op = op->next)
-            if (op->flags & OPF_RECLAIM)
+            if (op->state == OP_INFLIGHT && op->kind != EVL_PROACTOR_POLL &&
+                !(op->flags & OPF_POLL_STEP))
               n_reclaim++;
         }
     }

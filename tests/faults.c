@@ -1542,6 +1542,60 @@ test_close_inflight (void)
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
 
+/* Attached to a GMainContext while a socket operation is being cancelled
+ * (a proactor then swaps its ring for one GLib can poll, and takes back
+ * what the kernel holds): the operation ends once, cancelled, with no
+ * warning, and another one started before goes on on the new ring. */
+static void
+test_attach_with_ops_in_flight (void)
+{
+  EvlLoop *loop;
+  GMainContext *context;
+  GCancellable *cancellable;
+  RecvResult cancelled = { 0 }, queued = { 0 }, live = { 0 };
+  int a[2], b[2];
+  guint fds_before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  context = g_main_context_new ();
+  cancellable = g_cancellable_new ();
+  cancelled.loop = queued.loop = live.loop = loop;
+  evl_test_socketpair (a);
+  evl_test_socketpair (b);
+  evl_loop_sock_recv_async (loop, a[0], 10, cancellable, recv_result_cb, &cancelled);
+  evl_loop_sock_recv_async (loop, a[0], 10, cancellable, recv_result_cb, &queued);
+  g_cancellable_cancel (cancellable);
+  /* One iteration hands the recv to the kernel, then takes the
+   * cancellation: its request is on its way. */
+  evl_test_run_once (loop);
+  evl_loop_sock_recv_async (loop, b[0], 10, NULL, recv_result_cb, &live);
+  g_assert_cmpuint (evl_loop_attach (loop, context), >, 0);
+
+  test_run_until (loop, &cancelled.done);
+  test_run_until (loop, &queued.done);
+  g_assert_error (cancelled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_error (queued.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&cancelled.error);
+  g_clear_error (&queued.error);
+  g_assert_false (live.done);
+  g_assert_cmpint (write (b[1], "live", 4), ==, 4);
+  test_run_until (loop, &live.done);
+  g_assert_no_error (live.error);
+  g_assert_cmpuint (g_bytes_get_size (live.bytes), ==, 4);
+  g_bytes_unref (live.bytes);
+
+  evl_test_close_loop (loop);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_unref (context);
+  g_object_unref (cancellable);
+  close (a[0]);
+  close (a[1]);
+  close (b[0]);
+  close (b[1]);
+  g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
+}
+
 /* ---------------------------------------------------------------------- */
 /* fork() */
 
@@ -1707,6 +1761,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Faults/from-callback/unref", test_unref_from_callback);
   g_test_add_func ("/Evl/Faults/finalize-pending", test_finalize_pending);
   g_test_add_func ("/Evl/Faults/close-inflight", test_close_inflight);
+  g_test_add_func ("/Evl/Faults/attach-with-ops-in-flight", test_attach_with_ops_in_flight);
   g_test_add_func ("/Evl/Faults/fork/fresh-loop", test_fork_fresh_loop);
   g_test_add_func ("/Evl/Faults/fork/child-closes", test_fork_child_closes);
 

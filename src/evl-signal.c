@@ -176,8 +176,11 @@ evl_signal_target_unwatch (EvlSignalTarget *target,
   target->watching[signum] = FALSE;
   if (--n_subscribers[signum] == 0)
     sigaction (signum, &saved_actions[signum], NULL);
-  g_mutex_unlock (&signal_lock);
+  /* Under the lock: a handler still running may read saved_actions[],
+   * which the next watch of this signal (it takes the lock) overwrites.
+   * Handlers never take the lock, so this cannot deadlock. */
   wait_for_handlers ();
+  g_mutex_unlock (&signal_lock);
   g_atomic_int_set (&target->pending[signum], 0);
 }
 

@@ -13,6 +13,7 @@
 #include "evl-loop-private.h"
 #include "evl-transport-private.h"
 #include "evl-datagram-transport-private.h"
+#include "evl-write-buffer-private.h"
 
 /**
  * EvlDatagramTransport:
@@ -56,12 +57,13 @@
 #define MAX_RECV_PER_EVENT 32
 #define LOG_THRESHOLD_FOR_CONNLOST_WRITES 5
 
+/* Where a datagram goes; the write buffer's chunks of an unconnected
+ * endpoint carry one (a connected endpoint's carry none). */
 typedef struct
 {
-  GBytes                  *data;
   socklen_t                addrlen;   /* 0: connected, send() */
   struct sockaddr_storage  addr;
-} Datagram;
+} Destination;
 
 struct _EvlDatagramTransport
 {
@@ -72,8 +74,7 @@ struct _EvlDatagramTransport
   GSocketAddress    *peer;          /* connected endpoints: the peer */
   guint8            *rbuf;
 
-  GQueue             wbuf;          /* of Datagram */
-  gsize              wsize;         /* bytes in wbuf */
+  EvlWriteBuffer     wbuf;          /* datagrams not sent yet */
 
   guint              conn_lost;     /* reasons it is gone; > 0: done */
   guint              dropped;       /* sendto calls after close */
@@ -90,15 +91,6 @@ G_DEFINE_FINAL_TYPE (EvlDatagramTransport, evl_datagram_transport, EVL_TYPE_TRAN
 
 static void force_close (EvlDatagramTransport *self,
                          GError               *error);
-
-static void
-datagram_free (gpointer data)
-{
-  Datagram *dgram = data;
-
-  g_bytes_unref (dgram->data);
-  g_free (dgram);
-}
 
 /* ---------------------------------------------------------------------- */
 /* protocol calls */
@@ -225,9 +217,10 @@ release (EvlDatagramTransport *self)
 }
 
 static void
-call_connection_lost (EvlDatagramTransport *self,
-                      const GError         *error)
+call_connection_lost (EvlTransport *transport,
+                      const GError *error)
 {
+  EvlDatagramTransport *self = EVL_DATAGRAM_TRANSPORT (transport);
   EvlDatagramProtocol *protocol = dup_protocol (self);
 
   g_object_ref (self);
@@ -239,55 +232,14 @@ call_connection_lost (EvlDatagramTransport *self,
   g_object_unref (self);
 }
 
-typedef struct
-{
-  EvlDatagramTransport *self;
-  GError               *error;
-  gboolean              done;
-} LostCall;
-
-static void
-lost_cb (gpointer data)
-{
-  LostCall *call = data;
-
-  call->done = TRUE;
-  call_connection_lost (call->self, call->error);
-}
-
-/* Instead of lost_cb when the loop is closed or closes first:
- * connection_lost still runs, once. */
-static void
-lost_notify (gpointer data)
-{
-  LostCall *call = data;
-
-  if (!call->done)
-    call_connection_lost (call->self, call->error);
-  g_clear_error (&call->error);
-  g_object_unref (call->self);
-  g_free (call);
-}
-
 /* asyncio: conn_lost += 1; call_soon (_call_connection_lost). Takes
  * @error. */
 static void
 schedule_connection_lost (EvlDatagramTransport *self,
                           GError               *error)
 {
-  LostCall *call = g_new0 (LostCall, 1);
-
   self->conn_lost++;
-  call->self = g_object_ref (self);
-  call->error = error;
-  evl_loop_call_soon_internal (self->loop, lost_cb, call, lost_notify);
-}
-
-static void
-clear_buffer (EvlDatagramTransport *self)
-{
-  g_queue_clear_full (&self->wbuf, datagram_free);
-  self->wsize = 0;
+  evl_transport_call_lost_soon (EVL_TRANSPORT (self), call_connection_lost, error);
 }
 
 /* asyncio's _force_close. Takes @error. */
@@ -300,7 +252,7 @@ force_close (EvlDatagramTransport *self,
       g_clear_error (&error);
       return;
     }
-  clear_buffer (self);
+  evl_write_buffer_clear (&self->wbuf);
   stop_writing (self);
   if (!self->closing)
     {
@@ -413,7 +365,7 @@ start_reading (EvlDatagramTransport *self)
 static gssize
 send_one (EvlDatagramTransport *self,
           GBytes               *data,
-          const Datagram       *dest)
+          const Destination    *dest)
 {
   gsize size;
   gconstpointer buf = g_bytes_get_data (data, &size);
@@ -421,7 +373,7 @@ send_one (EvlDatagramTransport *self,
 
   do
     {
-      if (dest->addrlen == 0)
+      if (dest == NULL || dest->addrlen == 0)
         n = send (self->fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
       else
         n = sendto (self->fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL,
@@ -435,18 +387,16 @@ static void
 write_ready (gpointer data)
 {
   EvlDatagramTransport *self = data;
-  Datagram *dgram;
+  EvlWriteChunk *dgram;
 
   g_object_ref (self);
-  while (self->conn_lost == 0 && (dgram = g_queue_peek_head (&self->wbuf)) != NULL)
+  while (self->conn_lost == 0 && (dgram = evl_write_buffer_peek (&self->wbuf)) != NULL)
     {
-      gssize r = send_one (self, dgram->data, dgram);
+      gssize r = send_one (self, dgram->data, dgram->dest);
 
       if (r == -EAGAIN || r == -EWOULDBLOCK)
         break;
-      g_queue_pop_head (&self->wbuf);
-      self->wsize -= g_bytes_get_size (dgram->data);
-      datagram_free (dgram);
+      evl_write_buffer_drop_head (&self->wbuf);
       if (r < 0)
         {
           /* As asyncio: report, and go on at the next readiness. */
@@ -460,7 +410,7 @@ write_ready (gpointer data)
     }
   if (self->conn_lost == 0)
     evl_transport_maybe_resume_protocol (EVL_TRANSPORT (self));   /* may send more */
-  if (self->conn_lost == 0 && g_queue_is_empty (&self->wbuf))
+  if (self->conn_lost == 0 && evl_write_buffer_is_empty (&self->wbuf))
     {
       stop_writing (self);
       if (self->closing)
@@ -515,8 +465,7 @@ evl_datagram_transport_sendto (EvlDatagramTransport *self,
                                GBytes               *data,
                                GSocketAddress       *address)
 {
-  Datagram dest = { 0 };
-  Datagram *dgram;
+  Destination dest = { 0 };
   gssize r;
 
   g_return_if_fail (EVL_IS_DATAGRAM_TRANSPORT (self));
@@ -560,7 +509,7 @@ evl_datagram_transport_sendto (EvlDatagramTransport *self,
       return;
     }
 
-  if (g_queue_is_empty (&self->wbuf))
+  if (evl_write_buffer_is_empty (&self->wbuf))
     {
       /* Try it right away. */
       r = send_one (self, data, &dest);
@@ -588,11 +537,8 @@ evl_datagram_transport_sendto (EvlDatagramTransport *self,
         }
     }
 
-  dgram = g_new (Datagram, 1);
-  *dgram = dest;
-  dgram->data = g_bytes_ref (data);
-  g_queue_push_tail (&self->wbuf, dgram);
-  self->wsize += g_bytes_get_size (data);
+  evl_write_buffer_push (&self->wbuf, data, 0,
+                         dest.addrlen > 0 ? g_memdup2 (&dest, sizeof dest) : NULL);
   evl_transport_maybe_pause_protocol (EVL_TRANSPORT (self));
 }
 
@@ -615,7 +561,7 @@ evl_datagram_transport_close (EvlTransport *transport)
     return;
   self->closing = TRUE;
   stop_reading (self);
-  if (g_queue_is_empty (&self->wbuf) && self->conn_lost == 0)
+  if (evl_write_buffer_is_empty (&self->wbuf) && self->conn_lost == 0)
     {
       stop_writing (self);
       schedule_connection_lost (self, NULL);
@@ -666,7 +612,7 @@ evl_datagram_transport_is_reading (EvlTransport *transport)
 static gsize
 evl_datagram_transport_get_write_buffer_size (EvlTransport *transport)
 {
-  return EVL_DATAGRAM_TRANSPORT (transport)->wsize;
+  return EVL_DATAGRAM_TRANSPORT (transport)->wbuf.size;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -681,7 +627,7 @@ evl_datagram_transport_finalize (GObject *object)
    * never started gets here with its fd. */
   if (self->fd >= 0)
     close (self->fd);
-  clear_buffer (self);
+  evl_write_buffer_clear (&self->wbuf);
   g_free (self->rbuf);
   g_clear_object (&self->peer);
 
@@ -710,7 +656,7 @@ static void
 evl_datagram_transport_init (EvlDatagramTransport *self)
 {
   self->fd = -1;
-  g_queue_init (&self->wbuf);
+  evl_write_buffer_init (&self->wbuf, g_free);
   evl_transport_set_flow_funcs (EVL_TRANSPORT (self), &datagram_flow);
 }
 

@@ -10,6 +10,7 @@
 
 #include "evl-loop-private.h"
 #include "evl-transport-private.h"
+#include "evl-write-buffer-private.h"
 
 G_BEGIN_DECLS
 
@@ -55,10 +56,8 @@ struct _EvlStreamTransport
   int                    fd;              /* -1 once closed */
   EvlStreamFlags         flags;
 
-  /* the write buffer: GBytes chunks, @offset bytes of the head sent */
-  GQueue                 wbuf;
-  gsize                  woffset;
-  gsize                  wsize;           /* bytes not yet sent (in flight included) */
+  /* what is not yet sent (in flight included) */
+  EvlWriteBuffer         wbuf;
 
   guint                  conn_lost;       /* asyncio's _conn_lost */
   guint                  writes_after_lost;

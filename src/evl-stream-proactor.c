@@ -184,7 +184,7 @@ on_sent (GObject      *source,
   else
     {
       evl_stream_wrote (self, self->send_len);
-      if (self->wsize > 0 && self->conn_lost == 0)
+      if (self->wbuf.size > 0 && self->conn_lost == 0)
         completion_flush (self);
     }
 
@@ -197,7 +197,7 @@ completion_flush (EvlStreamTransport *self)
 {
   GBytes *bytes;
 
-  if (self->send_busy || self->wsize == 0 || self->fd < 0 ||
+  if (self->send_busy || self->wbuf.size == 0 || self->fd < 0 ||
       g_cancellable_is_cancelled (self->write_cancel))
     return;
   bytes = evl_stream_take_coalesced (self);

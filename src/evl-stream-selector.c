@@ -36,7 +36,7 @@ read_ready (gpointer data)
   if (!(self->flags & EVL_STREAM_READ))
     {
       /* A write pipe whose reader went away. */
-      if (self->wsize > 0)
+      if (self->wbuf.size > 0)
         evl_stream_fatal_errno (self, EPIPE, TRUE);
       else
         evl_transport_abort (EVL_TRANSPORT (self));
@@ -131,7 +131,7 @@ write_ready (gpointer data)
     }
   g_object_ref (self);
   evl_stream_wrote (self, n);
-  if (self->wsize == 0)
+  if (self->wbuf.size == 0)
     readiness_stop_writing (self);
   g_object_unref (self);
 }

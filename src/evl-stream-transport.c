@@ -108,7 +108,7 @@ evl_stream_transport_finalize (GObject *object)
   EvlStreamTransport *self = EVL_STREAM_TRANSPORT (object);
 
   evl_loop_remove_close_hook (self->loop, &self->close_hook);
-  g_queue_clear_full (&self->wbuf, (GDestroyNotify) g_bytes_unref);
+  evl_write_buffer_clear (&self->wbuf);
   if (self->fd >= 0)
     close (self->fd);
   g_free (self->rbuf);
@@ -169,9 +169,10 @@ evl_stream_engine_settled (EvlStreamTransport *self)
 }
 
 static void
-call_connection_lost (EvlStreamTransport *self,
-                      const GError       *error)
+call_connection_lost (EvlTransport *transport,
+                      const GError *error)
 {
+  EvlStreamTransport *self = EVL_STREAM_TRANSPORT (transport);
   EvlProtocol *protocol = dup_protocol (self);
   GDestroyNotify on_lost = self->on_lost;
 
@@ -187,36 +188,6 @@ call_connection_lost (EvlStreamTransport *self,
   g_object_unref (self);
 }
 
-typedef struct
-{
-  EvlStreamTransport *self;
-  GError             *error;
-  gboolean            done;
-} LostCall;
-
-static void
-lost_cb (gpointer data)
-{
-  LostCall *call = data;
-
-  call->done = TRUE;
-  call_connection_lost (call->self, call->error);
-}
-
-/* Runs instead of lost_cb when the loop is closed (or closes first):
- * connection_lost still runs, once. */
-static void
-lost_notify (gpointer data)
-{
-  LostCall *call = data;
-
-  if (!call->done)
-    call_connection_lost (call->self, call->error);
-  g_clear_error (&call->error);
-  g_object_unref (call->self);
-  g_free (call);
-}
-
 /* Counts one reason for the connection to be gone and schedules
  * connection_lost (asyncio: conn_lost += 1; call_soon (...)). Takes
  * @error. */
@@ -224,20 +195,8 @@ static void
 schedule_connection_lost (EvlStreamTransport *self,
                           GError             *error)
 {
-  LostCall *call = g_new0 (LostCall, 1);
-
   self->conn_lost++;
-  call->self = g_object_ref (self);
-  call->error = error;
-  evl_loop_call_soon_internal (self->loop, lost_cb, call, lost_notify);
-}
-
-static void
-clear_buffer (EvlStreamTransport *self)
-{
-  g_queue_clear_full (&self->wbuf, (GDestroyNotify) g_bytes_unref);
-  self->woffset = 0;
-  self->wsize = 0;
+  evl_transport_call_lost_soon (EVL_TRANSPORT (self), call_connection_lost, error);
 }
 
 /* asyncio's _force_close. Takes @error. */
@@ -250,8 +209,7 @@ force_close (EvlStreamTransport *self,
       g_clear_error (&error);
       return;
     }
-  if (self->wsize > 0 || !g_queue_is_empty (&self->wbuf))
-    clear_buffer (self);
+  evl_write_buffer_clear (&self->wbuf);
   self->engine->stop_writing (self);
   if (!self->closing)
     {
@@ -351,27 +309,12 @@ void
 evl_stream_wrote (EvlStreamTransport *self,
                   gsize               n)
 {
-  g_return_if_fail (n <= self->wsize);
+  g_return_if_fail (n <= self->wbuf.size);
 
-  self->wsize -= n;
-  while (n > 0)
-    {
-      GBytes *head = g_queue_peek_head (&self->wbuf);
-      gsize left = g_bytes_get_size (head) - self->woffset;
-
-      if (n < left)
-        {
-          self->woffset += n;
-          break;
-        }
-      n -= left;
-      self->woffset = 0;
-      g_bytes_unref (g_queue_pop_head (&self->wbuf));
-    }
-
+  evl_write_buffer_consume (&self->wbuf, n);
   g_object_ref (self);
   evl_transport_maybe_resume_protocol (EVL_TRANSPORT (self));
-  if (self->wsize == 0 && self->conn_lost == 0)
+  if (self->wbuf.size == 0 && self->conn_lost == 0)
     {
       if (self->closing)
         schedule_connection_lost (self, NULL);
@@ -386,59 +329,13 @@ evl_stream_get_iov (EvlStreamTransport *self,
                     struct iovec       *iov,
                     int                 max)
 {
-  GList *l;
-  int n = 0;
-  gsize offset = self->woffset;
-
-  for (l = self->wbuf.head; l != NULL && n < max; l = l->next)
-    {
-      gsize size;
-      const guint8 *data = g_bytes_get_data (l->data, &size);
-
-      iov[n].iov_base = (guint8 *) data + offset;
-      iov[n].iov_len = size - offset;
-      offset = 0;
-      n++;
-    }
-  return n;
+  return evl_write_buffer_get_iov (&self->wbuf, iov, max);
 }
 
 GBytes *
 evl_stream_take_coalesced (EvlStreamTransport *self)
 {
-  GBytes *head;
-
-  if (self->wbuf.length == 1 && self->woffset == 0)
-    return g_bytes_ref (g_queue_peek_head (&self->wbuf));
-
-  if (self->wbuf.length == 1)
-    {
-      head = g_queue_pop_head (&self->wbuf);
-      g_queue_push_head (&self->wbuf,
-                         g_bytes_new_from_bytes (head, self->woffset,
-                                                 g_bytes_get_size (head) - self->woffset));
-      g_bytes_unref (head);
-    }
-  else
-    {
-      guint8 *joined = g_malloc (self->wsize);
-      gsize pos = 0, offset = self->woffset;
-
-      while ((head = g_queue_pop_head (&self->wbuf)) != NULL)
-        {
-          gsize size;
-          const guint8 *data = g_bytes_get_data (head, &size);
-
-          memcpy (joined + pos, data + offset, size - offset);
-          pos += size - offset;
-          offset = 0;
-          g_bytes_unref (head);
-        }
-      g_assert (pos == self->wsize);
-      g_queue_push_head (&self->wbuf, g_bytes_new_take (joined, pos));
-    }
-  self->woffset = 0;
-  return g_bytes_ref (g_queue_peek_head (&self->wbuf));
+  return evl_write_buffer_coalesce (&self->wbuf);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -472,7 +369,7 @@ stream_write (EvlTransport *transport,
       return;
     }
 
-  if (self->wsize == 0 && self->engine->try_write != NULL)
+  if (self->wbuf.size == 0 && self->engine->try_write != NULL)
     {
       gssize n = self->engine->try_write (self, g_bytes_get_data (data, NULL), len);
 
@@ -486,9 +383,7 @@ stream_write (EvlTransport *transport,
       offset = n;
     }
 
-  g_queue_push_tail (&self->wbuf, offset == 0 ? g_bytes_ref (data)
-                                              : g_bytes_new_from_bytes (data, offset, len - offset));
-  self->wsize += len - offset;
+  evl_write_buffer_push (&self->wbuf, data, offset, NULL);
   self->engine->flush (self);
   evl_transport_maybe_pause_protocol (transport);
 }
@@ -512,7 +407,7 @@ stream_write_eof (EvlTransport *transport)
       return;
     }
   self->eof = TRUE;
-  if (self->wsize == 0)
+  if (self->wbuf.size == 0)
     shutdown_write (self);
 }
 
@@ -533,7 +428,7 @@ stream_close (EvlTransport *transport)
     return;
   self->closing = TRUE;
   self->engine->stop_reading (self, TRUE);
-  if (self->wsize == 0)
+  if (self->wbuf.size == 0)
     {
       self->engine->stop_writing (self);
       schedule_connection_lost (self, NULL);
@@ -588,7 +483,7 @@ stream_is_reading (EvlTransport *transport)
 static gsize
 stream_get_write_buffer_size (EvlTransport *transport)
 {
-  return EVL_STREAM_TRANSPORT (transport)->wsize;
+  return EVL_STREAM_TRANSPORT (transport)->wbuf.size;
 }
 
 static void
@@ -615,7 +510,7 @@ static void
 evl_stream_transport_init (EvlStreamTransport *self)
 {
   self->fd = -1;
-  g_queue_init (&self->wbuf);
+  evl_write_buffer_init (&self->wbuf, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

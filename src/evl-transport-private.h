@@ -36,6 +36,17 @@ void     evl_transport_maybe_pause_protocol  (EvlTransport                *self)
 void     evl_transport_maybe_resume_protocol (EvlTransport                *self);
 gboolean evl_transport_is_protocol_paused    (EvlTransport                *self);
 
+/* Calls @func (@self, @error) once, from the loop (call_soon), or at once
+ * when the loop is closed before it runs: asyncio's
+ * call_soon (_call_connection_lost, exc). Takes @error; @self is kept alive
+ * until then. */
+typedef void (*EvlTransportLostFunc) (EvlTransport *self,
+                                      const GError *error);
+
+void     evl_transport_call_lost_soon        (EvlTransport                *self,
+                                              EvlTransportLostFunc         func,
+                                              GError                      *error);
+
 /* The default write-buffer limits. */
 #define EVL_TRANSPORT_DEFAULT_HIGH_WATER (64 * 1024)
 

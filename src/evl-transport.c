@@ -347,6 +347,51 @@ evl_transport_is_protocol_paused (EvlTransport *self)
   return priv->protocol_paused;
 }
 
+typedef struct
+{
+  EvlTransport         *self;
+  EvlTransportLostFunc  func;
+  GError               *error;
+  gboolean              done;
+} LostCall;
+
+static void
+lost_cb (gpointer data)
+{
+  LostCall *call = data;
+
+  call->done = TRUE;
+  call->func (call->self, call->error);
+}
+
+/* Runs instead of lost_cb when the loop is closed (or closes first): the
+ * function still runs, once. */
+static void
+lost_notify (gpointer data)
+{
+  LostCall *call = data;
+
+  if (!call->done)
+    call->func (call->self, call->error);
+  g_clear_error (&call->error);
+  g_object_unref (call->self);
+  g_free (call);
+}
+
+void
+evl_transport_call_lost_soon (EvlTransport         *self,
+                              EvlTransportLostFunc  func,
+                              GError               *error)
+{
+  EvlTransportPrivate *priv = evl_transport_get_instance_private (self);
+  LostCall *call = g_new0 (LostCall, 1);
+
+  call->self = g_object_ref (self);
+  call->func = func;
+  call->error = error;
+  evl_loop_call_soon_internal (priv->loop, lost_cb, call, lost_notify);
+}
+
 /* ---------------------------------------------------------------------- */
 /* public API */
 

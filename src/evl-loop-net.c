@@ -47,15 +47,46 @@ evl_net_socket (int      family,
   return fd;
 }
 
-static gboolean
-check_loop (EvlLoop  *loop,
-            GError  **error)
+gboolean
+evl_net_can_start (EvlLoop       *loop,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
-  if (!evl_loop_is_closed (loop))
-    return TRUE;
-  g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                       _("The event loop is closed; create a new loop to run more work"));
-  return FALSE;
+  if (evl_loop_is_closed (loop))
+    {
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                           _("The event loop is closed; create a new loop to run more work"));
+      return FALSE;
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+GList *
+evl_net_resolve_finish (EvlLoop       *loop,
+                        GAsyncResult  *result,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  GError *local_error = NULL;
+  GList *addresses = evl_loop_resolve_finish (loop, result, &local_error);
+
+  if (local_error == NULL)
+    g_cancellable_set_error_if_cancelled (cancellable, &local_error);
+  /* A lookup still running when the loop closed: the executor says
+   * G_IO_ERROR_CANCELLED. */
+  if (evl_loop_is_closed (loop))
+    {
+      g_clear_error (&local_error);
+      g_set_error_literal (&local_error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                           _("The event loop was closed while a host name was being resolved"));
+    }
+  if (local_error != NULL)
+    {
+      g_list_free_full (addresses, g_object_unref);
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  return addresses;
 }
 
 typedef struct
@@ -304,19 +335,6 @@ connect_next (Connect *c)
   connect_fail (c, error);
 }
 
-/* What a lookup still running when the loop closed reports (the executor
- * says G_IO_ERROR_CANCELLED). */
-static void
-resolve_error_if_closed (EvlLoop  *loop,
-                         GError  **error)
-{
-  if (!evl_loop_is_closed (loop))
-    return;
-  g_clear_error (error);
-  g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                       _("The event loop was closed while a host name was being resolved"));
-}
-
 static void
 connect_resolved (GObject      *source,
                   GAsyncResult *result,
@@ -324,14 +342,10 @@ connect_resolved (GObject      *source,
 {
   Connect *c = data;
   GError *error = NULL;
-  GList *addresses = evl_loop_resolve_finish (c->loop, result, &error);
+  GList *addresses = evl_net_resolve_finish (c->loop, result, c->cancellable, &error);
 
-  if (error == NULL)
-    g_cancellable_set_error_if_cancelled (c->cancellable, &error);
-  resolve_error_if_closed (c->loop, &error);
   if (error != NULL)
     {
-      g_list_free_full (addresses, g_object_unref);
       connect_fail (c, error);
       return;
     }
@@ -360,7 +374,7 @@ connect_new (EvlLoop             *loop,
   c->factory.notify = factory_notify;
   c->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   c->fd = -1;
-  if (!check_loop (loop, &error) || g_cancellable_set_error_if_cancelled (cancellable, &error))
+  if (!evl_net_can_start (loop, cancellable, &error))
     {
       connect_fail (c, error);
       return NULL;
@@ -618,7 +632,7 @@ connect_pipe (EvlLoop             *loop,
   struct stat st;
   int fl;
 
-  if (!check_loop (loop, &error) || g_cancellable_set_error_if_cancelled (cancellable, &error))
+  if (!evl_net_can_start (loop, cancellable, &error))
     ;
   else if (fd < 0 || fstat (fd, &st) < 0)
     g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,

@@ -203,23 +203,12 @@ server_resolved (GObject      *source,
 {
   ServerStart *s = data;
   GError *error = NULL;
-  GList *found = evl_loop_resolve_finish (s->loop, result, &error);
+  GList *found = evl_net_resolve_finish (s->loop, result, s->cancellable, &error);
   GList *addresses = NULL, *l;
   GArray *fds;
 
-  if (error == NULL)
-    g_cancellable_set_error_if_cancelled (s->cancellable, &error);
-  /* A lookup still running when the loop closed: the executor says
-   * G_IO_ERROR_CANCELLED. */
-  if (evl_loop_is_closed (s->loop))
-    {
-      g_clear_error (&error);
-      g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                           _("The event loop was closed while a host name was being resolved"));
-    }
   if (error != NULL)
     {
-      g_list_free_full (found, g_object_unref);
       server_start_free (s, error);
       return;
     }
@@ -258,12 +247,7 @@ server_start_new (EvlLoop             *loop,
   s->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   s->backlog = EVL_SERVER_DEFAULT_BACKLOG;
   s->flags = EVL_SERVER_FLAGS_DEFAULT;
-  if (evl_loop_is_closed (loop))
-    g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                         _("The event loop is closed; create a new loop to run more work"));
-  else
-    g_cancellable_set_error_if_cancelled (cancellable, &error);
-  if (error != NULL)
+  if (!evl_net_can_start (loop, cancellable, &error))
     {
       server_start_free (s, error);
       return NULL;

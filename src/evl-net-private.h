@@ -13,6 +13,22 @@ int evl_net_socket (int      family,
                     int      type,
                     GError **error);
 
+/* FALSE with @error set when an operation cannot start: @loop is closed
+ * or @cancellable cancelled. */
+gboolean evl_net_can_start (EvlLoop       *loop,
+                            GCancellable  *cancellable,
+                            GError       **error);
+
+/* Finishes evl_loop_resolve_async() for create_connection and
+ * create_server: the addresses (GSocketAddress, transfer full), or NULL
+ * with @error set, also when @cancellable was cancelled meanwhile and, with
+ * EVL_LOOP_ERROR_CLOSED, when the loop closed while it ran. NULL without
+ * an error: no address. */
+GList   *evl_net_resolve_finish (EvlLoop       *loop,
+                                 GAsyncResult  *result,
+                                 GCancellable  *cancellable,
+                                 GError       **error);
+
 /* evl-server.c */
 EvlServer *evl_server_new          (EvlLoop            *loop,
                                     EvlProtocolFactory  factory,

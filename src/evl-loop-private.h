@@ -161,6 +161,13 @@ gboolean  evl_loop_add_internal_watch    (EvlLoop               *loop,
 gboolean  evl_loop_remove_internal_watch (EvlLoop               *loop,
                                           int                    fd,
                                           gboolean               writer);
+/* Has the backend register @fd afresh with the events it is watched for
+ * (one epoll_ctl MOD; ADD when the number names a new file since): for a
+ * watch kept across operations, whose fd may have been closed and its
+ * number reused in between. */
+gboolean  evl_loop_rearm_fd              (EvlLoop               *loop,
+                                          int                    fd,
+                                          GError               **error);
 
 /* A callback run once when the loop closes: from evl_loop_close() (or
  * dispose), on the loop's thread, after the pending callbacks were dropped

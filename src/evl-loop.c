@@ -815,6 +815,14 @@ evl_loop_remove_internal_watch (EvlLoop  *loop,
   return remove_watch (loop, fd, writer, TRUE);
 }
 
+gboolean
+evl_loop_rearm_fd (EvlLoop  *loop,
+                   int       fd,
+                   GError  **error)
+{
+  return update_fd (loop, fd, TRUE, error);
+}
+
 /* ---------------------------------------------------------------------- */
 /* signals */
 

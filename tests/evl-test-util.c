@@ -89,20 +89,72 @@ evl_test_close_loop (EvlLoop *loop)
   g_assert_null (loop);
 }
 
-static void
-stop_cb (gpointer data)
+void
+evl_test_stop_cb (gpointer data)
 {
   evl_loop_stop (data);
 }
 
 void
-evl_test_run_once (EvlLoop *loop)
+evl_test_run_forever (EvlLoop *loop)
 {
   GError *error = NULL;
 
-  g_assert_nonnull (evl_loop_call_soon (loop, stop_cb, loop, NULL));
   g_assert_true (evl_loop_run_forever (loop, &error));
   g_assert_no_error (error);
+}
+
+void
+evl_test_run_once (EvlLoop *loop)
+{
+  g_assert_nonnull (evl_loop_call_soon (loop, evl_test_stop_cb, loop, NULL));
+  evl_test_run_forever (loop);
+}
+
+void
+evl_test_run_for (EvlLoop *loop,
+                  double   seconds)
+{
+  evl_loop_call_later (loop, seconds, evl_test_stop_cb, loop, NULL);
+  evl_test_run_forever (loop);
+}
+
+void
+evl_test_waiter_init (EvlTestWaiter *w,
+                      EvlLoop       *loop)
+{
+  *w = (EvlTestWaiter) { 0 };
+  w->loop = loop;
+}
+
+void
+evl_test_waiter_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  EvlTestWaiter *w = user_data;
+
+  g_assert_true (source == G_OBJECT (w->loop));
+  g_assert_true (g_async_result_get_user_data (result) == w);
+  w->n_calls++;
+  g_assert_cmpuint (w->n_calls, ==, 1);
+  w->result = g_object_ref (result);
+  w->thread = g_thread_self ();
+  w->in_loop = evl_get_running_loop () == w->loop;
+  w->done = TRUE;
+}
+
+void
+evl_test_waiter_wait (EvlTestWaiter *w)
+{
+  g_assert_true (evl_test_run_until_flag (w->loop, &w->done, 30.0));
+  g_assert_true (w->thread == g_thread_self ());
+}
+
+void
+evl_test_waiter_clear (EvlTestWaiter *w)
+{
+  g_clear_object (&w->result);
 }
 
 static void

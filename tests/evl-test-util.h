@@ -69,6 +69,39 @@ double   evl_test_cpu_time       (void);
 /* Whether the test runs under valgrind (EVL_TEST_VALGRIND is set). */
 gboolean evl_test_under_valgrind (void);
 
+/* Stops the loop at @data (an EvlCallback). */
+void     evl_test_stop_cb        (gpointer  data);
+
+/* Runs @loop until it stops, asserting success. */
+void     evl_test_run_forever    (EvlLoop  *loop);
+
+/* Runs @loop for about @seconds (a stop is scheduled that far ahead). */
+void     evl_test_run_for        (EvlLoop  *loop,
+                                  double    seconds);
+
+/* Collects the result of one asynchronous call of the loop: pass
+ * evl_test_waiter_cb with the waiter as its data. */
+typedef struct
+{
+  EvlLoop      *loop;
+  GAsyncResult *result;
+  gboolean      done;
+  guint         n_calls;
+  GThread      *thread;      /* where the callback ran */
+  gboolean      in_loop;     /* the callback ran inside the loop */
+} EvlTestWaiter;
+
+void     evl_test_waiter_init    (EvlTestWaiter *w,
+                                  EvlLoop       *loop);
+/* The callback: asserts it runs once, for the waiter's loop. */
+void     evl_test_waiter_cb      (GObject       *source,
+                                  GAsyncResult  *result,
+                                  gpointer       user_data);
+/* Runs the loop until the callback ran (failing after 30 s) and asserts
+ * that it ran on this thread. */
+void     evl_test_waiter_wait    (EvlTestWaiter *w);
+void     evl_test_waiter_clear   (EvlTestWaiter *w);
+
 /* Standard test init: g_test_init + watchdog defaults. */
 void     evl_test_init           (int     *argc,
                                   char  ***argv);

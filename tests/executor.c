@@ -6,51 +6,6 @@
 
 /* Helpers ---------------------------------------------------------------- */
 
-typedef struct
-{
-  EvlLoop      *loop;
-  GAsyncResult *result;
-  gboolean      done;
-  guint         n_calls;
-  GThread      *thread;
-} Waiter;
-
-static void
-waiter_init (Waiter  *w,
-             EvlLoop *loop)
-{
-  *w = (Waiter) { 0 };
-  w->loop = loop;
-}
-
-static void
-waiter_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  Waiter *w = user_data;
-
-  g_assert_true (source == G_OBJECT (w->loop));
-  w->n_calls++;
-  g_assert_cmpuint (w->n_calls, ==, 1);
-  w->result = g_object_ref (result);
-  w->thread = g_thread_self ();
-  w->done = TRUE;
-}
-
-static void
-waiter_wait (Waiter *w)
-{
-  g_assert_true (evl_test_run_until_flag (w->loop, &w->done, 20.0));
-  g_assert_true (w->thread == g_thread_self ());
-}
-
-static void
-waiter_clear (Waiter *w)
-{
-  g_clear_object (&w->result);
-}
-
 /* Waits until the guint at @counter reaches @n, running @loop meanwhile
  * (the executor frees the functions' data on the loop's thread), or just
  * waiting when @loop is NULL (closed: the workers free it). */
@@ -211,15 +166,15 @@ run_typed (EvlLoop    *loop,
            GError    **error,
            gboolean   *ok)
 {
-  Waiter w;
+  EvlTestWaiter w;
 
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   evl_loop_run_in_executor_async (loop, typed_func, GINT_TO_POINTER (kind), NULL,
-                                  NULL, waiter_cb, &w);
+                                  NULL, evl_test_waiter_cb, &w);
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   *ok = evl_loop_run_in_executor_finish (loop, w.result, value, error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 }
 
 /* Tests ------------------------------------------------------------------ */
@@ -404,7 +359,7 @@ test_cancel (void)
   EvlLoop *loop;
   GCancellable *cancellable;
   Gate gate;
-  Waiter w;
+  EvlTestWaiter w;
   GError *error = NULL;
   GValue value = G_VALUE_INIT;
   double start;
@@ -414,18 +369,18 @@ test_cancel (void)
 
   /* Cancelled while the function runs: the callback does not wait. */
   cancellable = g_cancellable_new ();
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   evl_loop_run_in_executor_async (loop, gated_func, &gate, gate_notify, cancellable,
-                                  waiter_cb, &w);
+                                  evl_test_waiter_cb, &w);
   gate_wait_waiting (&gate, 1);
   start = evl_loop_time (loop);
   g_cancellable_cancel (cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_cmpfloat (evl_loop_time (loop) - start, <, 5.0);
   g_assert_false (evl_loop_run_in_executor_finish (loop, w.result, &value, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_assert_cmpuint (gate.ran, ==, 0);
 
   /* The late result is dropped (the object it holds is freed), and the
@@ -442,15 +397,15 @@ test_cancel (void)
   /* Cancelled before the call: the function never runs. */
   cancellable = g_cancellable_new ();
   g_cancellable_cancel (cancellable);
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   evl_loop_run_in_executor_async (loop, gated_func, &gate, gate_notify, cancellable,
-                                  waiter_cb, &w);
+                                  evl_test_waiter_cb, &w);
   g_assert_cmpuint (gate.notified, ==, 2);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_run_in_executor_finish (loop, w.result, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (cancellable);
   g_assert_cmpuint (gate.ran, ==, 1);
 
@@ -473,22 +428,22 @@ test_cancel_from_thread (void)
   GCancellable *cancellable;
   GThread *thread;
   Gate gate;
-  Waiter w;
+  EvlTestWaiter w;
   GError *error = NULL;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   cancellable = g_cancellable_new ();
   gate_init (&gate);
 
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   evl_loop_run_in_executor_async (loop, gated_func, &gate, gate_notify, cancellable,
-                                  waiter_cb, &w);
+                                  evl_test_waiter_cb, &w);
   thread = g_thread_new ("cancel", cancel_thread, cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_run_in_executor_finish (loop, w.result, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_thread_join (thread);
 
   gate_open (&gate);
@@ -603,7 +558,7 @@ static void
 test_closed (void)
 {
   EvlLoop *loop;
-  Waiter w;
+  EvlTestWaiter w;
   GError *error = NULL;
   guint notified = 0;
 
@@ -611,21 +566,21 @@ test_closed (void)
   g_assert_true (evl_loop_close (loop, NULL));
 
   /* On a closed loop the callback runs at once with CLOSED. */
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   evl_loop_run_in_executor_async (loop, typed_func, GINT_TO_POINTER (RESULT_INT),
-                                  NULL, NULL, waiter_cb, &w);
+                                  NULL, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_cmpuint (notified, ==, 0);
   g_assert_false (evl_loop_run_in_executor_finish (loop, w.result, NULL, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   evl_loop_run_in_executor_async (loop, typed_func, &notified, evl_test_count,
-                                  NULL, waiter_cb, &w);
+                                  NULL, evl_test_waiter_cb, &w);
   g_assert_cmpuint (notified, ==, 1);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "*closed*");
   g_assert_null (evl_loop_run_in_executor (loop, typed_func, &notified, evl_test_count));

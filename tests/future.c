@@ -8,19 +8,13 @@
 
 /* Helpers ---------------------------------------------------------------- */
 
-static void
-stop_cb (gpointer user_data)
-{
-  evl_loop_stop (user_data);
-}
-
 /* Run one iteration: every callback scheduled before this call runs. */
 static void
 run_once (EvlLoop *loop)
 {
   GError *error = NULL;
 
-  evl_loop_call_soon (loop, stop_cb, loop, NULL);
+  evl_loop_call_soon (loop, evl_test_stop_cb, loop, NULL);
   evl_loop_run_forever (loop, &error);
   g_assert_no_error (error);
 }

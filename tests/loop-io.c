@@ -18,24 +18,6 @@
 /* Helpers ---------------------------------------------------------------- */
 
 static void
-stop_cb (gpointer user_data)
-{
-  evl_loop_stop (user_data);
-}
-
-/* Runs the loop for about @seconds. */
-static void
-run_for (EvlLoop *loop,
-         double   seconds)
-{
-  GError *error = NULL;
-
-  evl_loop_call_later (loop, seconds, stop_cb, loop, NULL);
-  g_assert_true (evl_loop_run_forever (loop, &error));
-  g_assert_no_error (error);
-}
-
-static void
 write_byte (int fd)
 {
   char c = 'x';
@@ -160,7 +142,7 @@ test_reader (void)
   add_reader (&r);
 
   /* Nothing to read: it does not fire. */
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpuint (r.n_ran, ==, 0);
 
   write_byte (fds[1]);
@@ -169,11 +151,11 @@ test_reader (void)
   g_assert_cmpuint (r.n_read, ==, 1);
 
   /* Drained: quiet again. Written again: fires again (a persistent watch). */
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpuint (r.n_ran, ==, 1);
   write_byte (fds[1]);
   write_byte (fds[1]);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpuint (r.n_ran, ==, 2);
   g_assert_cmpuint (r.n_read, ==, 3);
 
@@ -236,7 +218,7 @@ test_writer (void)
   g_assert_true (evl_loop_remove_writer (loop, fds[0]));
   g_assert_cmpuint (w.n_notified, ==, 1);
   w.n_ran = 0;
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpuint (w.n_ran, ==, 0);
 
   evl_test_close_loop (loop);
@@ -262,7 +244,7 @@ test_writer_full (void)
 
   watch_init (&w, loop, fds[0]);
   add_writer (&w);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpuint (w.n_ran, ==, 0);
 
   /* The reader on the other end drains it. */
@@ -307,7 +289,7 @@ test_reader_and_writer (void)
   r.n_ran = 0;
   write_byte (fds[1]);
   run_until_ran (&r);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpuint (w.n_ran, ==, 0);
   g_assert_cmpuint (r.n_read, ==, 2);
 
@@ -318,7 +300,7 @@ test_reader_and_writer (void)
   r.n_ran = 0;
   write_byte (fds[1]);
   run_until_ran (&w);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpuint (r.n_ran, ==, 0);
 
   evl_test_close_loop (loop);
@@ -347,7 +329,7 @@ test_replace (void)
 
   write_byte (fds[1]);
   run_until_ran (&second);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpuint (first.n_ran, ==, 0);
   g_assert_cmpuint (second.n_ran, ==, 1);
 
@@ -463,7 +445,7 @@ test_remove (void)
 
   /* Removed watches never run. */
   write_byte (fds[1]);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpuint (r.n_ran, ==, 0);
   g_assert_cmpuint (w.n_ran, ==, 0);
 
@@ -504,7 +486,7 @@ test_remove_in_callback (void)
   write_byte (fds[1]);
   run_until_ran (&r);
   run_until_ran (&w);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
 
   g_assert_cmpuint (r.n_ran, ==, 1);
   g_assert_cmpuint (w.n_ran, ==, 1);
@@ -546,7 +528,7 @@ reentrant_cb (gpointer user_data)
       return;
     }
   r->depth++;
-  run_for (r->loop, 0.01);
+  evl_test_run_for (r->loop, 0.01);
   r->depth--;
   g_assert_true (evl_loop_remove_reader (r->loop, r->fd));
   /* Still on the stack: too early for the notify. */
@@ -578,7 +560,7 @@ test_reentrant_reader (void)
   g_assert_no_error (error);
   write_byte (fds[1]);
   g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &r.n_ran, 30.0));
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
 
   g_assert_cmpuint (r.n_nested, >=, 1);
   g_assert_cmpuint (r.n_ran, ==, r.n_nested + 1);
@@ -645,7 +627,7 @@ test_invalid_fd (void)
   g_assert_false (evl_loop_remove_writer (loop, closed_fd));
 
   /* The loop still works. */
-  run_for (loop, 0.001);
+  evl_test_run_for (loop, 0.001);
 
   evl_test_close_loop (loop);
   g_assert_cmpuint (n_notified, ==, 6);
@@ -681,14 +663,14 @@ test_closed_while_registered (void)
 
   write_byte (live[1]);
   run_until_ran (&other);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpuint (other.n_read, ==, 2);
 
   g_assert_true (evl_loop_remove_reader (loop, dead[0]));
   g_assert_cmpuint (gone.n_notified, ==, 1);
   g_assert_false (evl_loop_remove_reader (loop, dead[0]));
   gone.n_ran = 0;
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpuint (gone.n_ran, ==, 0);
 
   evl_test_close_loop (loop);
@@ -744,7 +726,7 @@ check_fd_reuse (gboolean remove_first)
   close_pair (old);
 
   /* Let the loop poll with the numbers closed. */
-  run_for (loop, 0.005);
+  evl_test_run_for (loop, 0.005);
 
   if (!socketpair_like (old, fds))
     {
@@ -827,7 +809,7 @@ test_regular_file (void)
   g_assert_cmpuint (r.n_notified, ==, 1);
 
   /* The loop still works. */
-  run_for (loop, 0.001);
+  evl_test_run_for (loop, 0.001);
 
   evl_test_close_loop (loop);
   g_assert_cmpuint (r.n_notified, ==, 1);
@@ -886,7 +868,7 @@ test_own_fds (void)
       if (evl_loop_add_reader (loop, fd, watch_cb, &r, watch_notify, &error))
         {
           g_assert_no_error (error);
-          run_for (loop, 0.001);
+          evl_test_run_for (loop, 0.001);
           g_assert_true (evl_loop_remove_reader (loop, fd));
         }
       else
@@ -944,7 +926,7 @@ test_many_fds (void)
       watch_init (&watches[i], loop, pairs[i][0]);
       add_reader (&watches[i]);
     }
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   for (i = 0; i < N_PAIRS; i++)
     g_assert_cmpuint (watches[i].n_ran, ==, 0);
 
@@ -955,7 +937,7 @@ test_many_fds (void)
     }
   for (i = 0; i < G_N_ELEMENTS (chosen); i++)
     run_until_ran (&watches[chosen[i]]);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
 
   n_ran = 0;
   for (i = 0; i < N_PAIRS; i++)
@@ -976,7 +958,7 @@ test_many_fds (void)
     write_byte (pairs[i][1]);
   for (i = 0; i < N_PAIRS; i++)
     run_until_ran (&watches[i]);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   for (i = 0; i < N_PAIRS; i++)
     g_assert_cmpuint (watches[i].n_ran, ==, is_chosen[i] ? 2 : 1);
 

@@ -12,21 +12,6 @@
 
 /* Helpers ---------------------------------------------------------------- */
 
-static void
-stop_cb (gpointer user_data)
-{
-  evl_loop_stop (user_data);
-}
-
-static void
-run_forever (EvlLoop *loop)
-{
-  GError *error = NULL;
-
-  g_assert_true (evl_loop_run_forever (loop, &error));
-  g_assert_no_error (error);
-}
-
 /* Appends its id to a shared log when it runs. */
 typedef struct
 {
@@ -121,9 +106,9 @@ test_call_soon_snapshot (void)
   last.id = 3;
 
   evl_loop_call_soon (loop, schedule_later_cb, &s, NULL);
-  evl_loop_call_soon (loop, stop_cb, loop, NULL);
+  evl_loop_call_soon (loop, evl_test_stop_cb, loop, NULL);
   evl_loop_call_soon (loop, log_cb, &last, NULL);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   /* The stop lets the current iteration finish (3 runs) but 2 was
    * scheduled during the iteration: it waits. */
   assert_log (s.log, first_run, G_N_ELEMENTS (first_run));
@@ -232,7 +217,7 @@ test_timers_deadline_order (void)
       timers[i] = (Timer) { loop, log, i, base + delays[i], NULL, 0, &n_left };
       timers[i].handle = evl_handle_ref (evl_loop_call_at (loop, timers[i].when, timer_cb, &timers[i], NULL));
     }
-  run_forever (loop);
+  evl_test_run_forever (loop);
   assert_log (log, expected, G_N_ELEMENTS (expected));
   for (i = 0; i < G_N_ELEMENTS (delays); i++)
     {
@@ -265,7 +250,7 @@ test_timers_same_deadline_fifo (void)
       timers[i] = (Timer) { loop, log, (int) (d * 1000 + i), base + d * 0.005, NULL, 0, &n_left };
       g_assert_nonnull (evl_loop_call_at (loop, timers[i].when, timer_cb, &timers[i], NULL));
     }
-  run_forever (loop);
+  evl_test_run_forever (loop);
 
   g_assert_cmpuint (log->len, ==, G_N_ELEMENTS (timers));
   for (i = 1; i < log->len; i++)
@@ -336,7 +321,7 @@ test_timers_never_early (void)
         }
       evl_handle_ref (timers[i].handle);
     }
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_assert_cmpuint (n_left, ==, 0);
   for (i = 0; i < G_N_ELEMENTS (timers); i++)
     {
@@ -410,8 +395,8 @@ test_timers_tiny_delays (void)
   thread = g_thread_new ("evl-test-unstick", unstick_thread, &t);
   for (i = 0; i < n && !g_atomic_int_get (&t.n_stuck); i++)
     {
-      evl_loop_call_later (loop, g_rand_double_range (rand, 0, 20e-6), stop_cb, loop, NULL);
-      run_forever (loop);
+      evl_loop_call_later (loop, g_rand_double_range (rand, 0, 20e-6), evl_test_stop_cb, loop, NULL);
+      evl_test_run_forever (loop);
       g_atomic_int_inc (&t.progress);
     }
   g_mutex_lock (&t.lock);
@@ -502,7 +487,7 @@ test_timers_cancelled_dropped (void)
   g_assert_cmpuint (m.n_notified, <=, 9000);
   m.n_left = 1000;
 
-  run_forever (loop);
+  evl_test_run_forever (loop);
 
   g_assert_cmpuint (m.log->len, ==, 999);
   for (i = 0; i < m.log->len; i++)
@@ -547,7 +532,7 @@ test_stop_before_run (void)
   evl_loop_call_later (loop, 3600, log_cb, &far, NULL);
   evl_loop_stop (loop);
   evl_loop_call_soon (loop, schedule_later_cb, &s, NULL);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   assert_log (s.log, first_run, G_N_ELEMENTS (first_run));
 
   /* The stop was used up: this run needs its own. */
@@ -556,7 +541,7 @@ test_stop_before_run (void)
 
   /* Nothing scheduled at all: still one iteration, no blocking. */
   evl_loop_stop (loop);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   assert_log (s.log, both_runs, G_N_ELEMENTS (both_runs));
 
   g_array_unref (s.log);
@@ -599,7 +584,7 @@ test_stop_in_callback (void)
 
   evl_loop_call_soon (loop, stop_and_schedule_cb, &s, NULL);
   evl_loop_call_soon (loop, log_cb, &after, NULL);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   /* The iteration completes; what the stopping callback scheduled waits. */
   assert_log (s.log, first_run, G_N_ELEMENTS (first_run));
   g_assert_false (evl_loop_is_running (loop));
@@ -747,7 +732,7 @@ test_run_until_complete_stopped (void)
   log = g_array_new (FALSE, FALSE, sizeof (int));
 
   future = evl_loop_create_future (loop);
-  evl_loop_call_later (loop, 0.001, stop_cb, loop, NULL);
+  evl_loop_call_later (loop, 0.001, evl_test_stop_cb, loop, NULL);
   g_assert_false (evl_loop_run_until_complete (loop, future, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_FAILED);
   g_clear_error (&error);
@@ -812,8 +797,8 @@ test_run_until_complete_no_stray_stop (void)
   /* This run lasts until its own stop, after the marker. */
   marker = (Entry) { log, 1 };
   evl_loop_call_later (loop, 0.01, log_cb, &marker, NULL);
-  evl_loop_call_later (loop, 0.02, stop_cb, loop, NULL);
-  run_forever (loop);
+  evl_loop_call_later (loop, 0.02, evl_test_stop_cb, loop, NULL);
+  evl_test_run_forever (loop);
   g_assert_cmpuint (log->len, ==, 1);
 
   g_object_unref (future);
@@ -889,7 +874,7 @@ test_nested_runs (void)
   n.loop = loop;
   n.log = g_string_new (NULL);
   evl_loop_call_soon (loop, nested_outer_cb, &n, NULL);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_assert_cmpstr (n.log->str, ==, "X Y inner-forever-returned inner-ruc-returned Z ");
   g_assert_false (evl_loop_is_running (loop));
   g_assert_null (evl_get_running_loop ());
@@ -933,8 +918,8 @@ test_is_running (void)
   r.loop = loop;
   evl_loop_call_soon (loop, check_running_cb, &r, NULL);
   evl_loop_call_later (loop, 0.001, check_running_cb, &r, NULL);
-  evl_loop_call_later (loop, 0.002, stop_cb, loop, NULL);
-  run_forever (loop);
+  evl_loop_call_later (loop, 0.002, evl_test_stop_cb, loop, NULL);
+  evl_test_run_forever (loop);
   g_assert_cmpuint (r.n_checked, ==, 2);
 
   g_assert_false (evl_loop_is_running (loop));
@@ -1386,12 +1371,12 @@ test_debug_slow_callback (void)
   g_object_set (loop, "debug", TRUE, "slow-callback-duration", 0.01, NULL);
   evl_loop_call_soon (loop, slow_cb, loop, NULL);
   g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*took*");
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_test_assert_expected_messages ();
 
   evl_loop_set_debug (loop, FALSE);
   evl_loop_call_soon (loop, slow_cb, loop, NULL);
-  run_forever (loop);   /* no warning now: it would be fatal */
+  evl_test_run_forever (loop);   /* no warning now: it would be fatal */
 
   evl_test_close_loop (loop);
 }
@@ -1443,13 +1428,13 @@ test_idle_cpu (void)
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
   /* Warm up (valgrind translates the code paths once). */
-  evl_loop_call_later (loop, 0.01, stop_cb, loop, NULL);
-  run_forever (loop);
+  evl_loop_call_later (loop, 0.01, evl_test_stop_cb, loop, NULL);
+  evl_test_run_forever (loop);
 
   start = g_get_monotonic_time ();
   cpu0 = evl_test_cpu_time ();
-  evl_loop_call_later (loop, 0.3, stop_cb, loop, NULL);
-  run_forever (loop);
+  evl_loop_call_later (loop, 0.3, evl_test_stop_cb, loop, NULL);
+  evl_test_run_forever (loop);
   cpu = evl_test_cpu_time () - cpu0;
   wall = g_get_monotonic_time () - start;
 

@@ -9,51 +9,6 @@
 
 #include <gio/gunixsocketaddress.h>
 
-typedef struct
-{
-  EvlLoop      *loop;
-  GAsyncResult *result;
-  gboolean      done;
-  guint         n_calls;
-  GThread      *thread;
-} Waiter;
-
-static void
-waiter_init (Waiter  *w,
-             EvlLoop *loop)
-{
-  *w = (Waiter) { 0 };
-  w->loop = loop;
-}
-
-static void
-waiter_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  Waiter *w = user_data;
-
-  g_assert_true (source == G_OBJECT (w->loop));
-  w->n_calls++;
-  g_assert_cmpuint (w->n_calls, ==, 1);
-  w->result = g_object_ref (result);
-  w->thread = g_thread_self ();
-  w->done = TRUE;
-}
-
-static void
-waiter_wait (Waiter *w)
-{
-  g_assert_true (evl_test_run_until_flag (w->loop, &w->done, 30.0));
-  g_assert_true (w->thread == g_thread_self ());
-}
-
-static void
-waiter_clear (Waiter *w)
-{
-  g_clear_object (&w->result);
-}
-
 static GList *
 getaddrinfo_sync (EvlLoop      *loop,
                   const char   *host,
@@ -61,16 +16,16 @@ getaddrinfo_sync (EvlLoop      *loop,
                   GCancellable *cancellable,
                   GError      **error)
 {
-  Waiter w;
+  EvlTestWaiter w;
   GList *list;
 
-  waiter_init (&w, loop);
-  evl_loop_getaddrinfo_async (loop, host, port, cancellable, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_getaddrinfo_async (loop, host, port, cancellable, evl_test_waiter_cb, &w);
   /* Never from inside the call. */
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   list = evl_loop_getaddrinfo_finish (loop, w.result, error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   return list;
 }
 
@@ -185,7 +140,7 @@ test_cancel (void)
   GCancellable *cancellable;
   GError *error = NULL;
   GList *list;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
@@ -205,33 +160,33 @@ test_cancel (void)
   /* Cancelled right after the call: the callback does not wait for the
    * lookup (which may complete anyway; its result is dropped). */
   cancellable = g_cancellable_new ();
-  waiter_init (&w, loop);
-  evl_loop_getaddrinfo_async (loop, "localhost", 1, cancellable, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_getaddrinfo_async (loop, "localhost", 1, cancellable, evl_test_waiter_cb, &w);
   g_cancellable_cancel (cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_null (evl_loop_getaddrinfo_finish (loop, w.result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (cancellable);
 
   /* getnameinfo too. */
   cancellable = g_cancellable_new ();
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   {
     GInetAddress *inet = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
     GSocketAddress *sa = g_inet_socket_address_new (inet, 1);
 
-    evl_loop_getnameinfo_async (loop, sa, cancellable, waiter_cb, &w);
+    evl_loop_getnameinfo_async (loop, sa, cancellable, evl_test_waiter_cb, &w);
     g_object_unref (sa);
     g_object_unref (inet);
   }
   g_cancellable_cancel (cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_null (evl_loop_getnameinfo_finish (loop, w.result, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (cancellable);
 
   evl_test_close_loop (loop);
@@ -246,16 +201,16 @@ test_getnameinfo (void)
   GError *error = NULL;
   guint16 port = 0;
   char *name;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
   inet = g_inet_address_new_from_string ("127.0.0.1");
   sa = g_inet_socket_address_new (inet, 4242);
-  waiter_init (&w, loop);
-  evl_loop_getnameinfo_async (loop, sa, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_getnameinfo_async (loop, sa, NULL, evl_test_waiter_cb, &w);
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   name = evl_loop_getnameinfo_finish (loop, w.result, &port, &error);
   if (name == NULL && g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND))
     {
@@ -272,21 +227,21 @@ test_getnameinfo (void)
       g_test_message ("127.0.0.1 is %s", name);
     }
   g_free (name);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (sa);
   g_object_unref (inet);
 
   /* Only internet addresses have names. */
   sa = g_unix_socket_address_new ("/nonexistent");
-  waiter_init (&w, loop);
-  evl_loop_getnameinfo_async (loop, sa, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_getnameinfo_async (loop, sa, NULL, evl_test_waiter_cb, &w);
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_null (evl_loop_getnameinfo_finish (loop, w.result, &port, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
   g_assert_cmpuint (port, ==, 0);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (sa);
 
   evl_test_close_loop (loop);
@@ -297,26 +252,26 @@ test_closed (void)
 {
   EvlLoop *loop;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   g_assert_true (evl_loop_close (loop, NULL));
 
-  waiter_init (&w, loop);
-  evl_loop_getaddrinfo_async (loop, "localhost", 1, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_getaddrinfo_async (loop, "localhost", 1, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_null (evl_loop_getaddrinfo_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_getaddrinfo_async (loop, "::1", 1, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_getaddrinfo_async (loop, "::1", 1, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_null (evl_loop_getaddrinfo_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   evl_test_close_loop (loop);
 }

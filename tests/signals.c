@@ -53,23 +53,6 @@ setup_dispositions (void)
   install_own_handler (SIGUSR2);
 }
 
-static void
-stop_cb (gpointer user_data)
-{
-  evl_loop_stop (user_data);
-}
-
-static void
-run_for (EvlLoop *loop,
-         double   seconds)
-{
-  GError *error = NULL;
-
-  evl_loop_call_later (loop, seconds, stop_cb, loop, NULL);
-  g_assert_true (evl_loop_run_forever (loop, &error));
-  g_assert_no_error (error);
-}
-
 typedef struct
 {
   EvlLoop *loop;
@@ -141,14 +124,14 @@ test_raise (void)
   g_assert_false (own_handler_installed (SIGUSR1));
 
   /* Nothing before the signal. */
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpint (p.n_ran, ==, 0);
 
   g_assert_cmpint (raise (SIGUSR1), ==, 0);
   /* The callback runs on the loop, not in the signal handler. */
   g_assert_cmpint (p.n_ran, ==, 0);
   run_until_ran (&p);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpint (p.n_ran, ==, 1);
 
   g_assert_cmpint (kill (getpid (), SIGUSR1), ==, 0);
@@ -178,7 +161,7 @@ test_raise_many (void)
   for (i = 0; i < 5; i++)
     g_assert_cmpint (raise (SIGUSR1), ==, 0);
   run_until_ran (&p);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   /* Several deliveries before the loop woke run the callback once. */
   g_assert_cmpint (p.n_ran, ==, 1);
   /* The previous handler saw every one of them. */
@@ -242,7 +225,7 @@ test_replace (void)
 
   g_assert_cmpint (raise (SIGUSR1), ==, 0);
   run_until_ran (&second);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpint (first.n_ran, ==, 0);
   g_assert_cmpint (second.n_ran, ==, 1);
 
@@ -285,7 +268,7 @@ test_remove (void)
   g_assert_cmpint (raise (SIGUSR1), ==, 0);
   g_assert_true (evl_loop_remove_signal_handler (loop, SIGUSR1));
   g_assert_cmpint (p.n_notified, ==, 2);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpint (p.n_ran, ==, 0);
 
   evl_test_close_loop (loop);
@@ -345,7 +328,7 @@ check_self_removal (gboolean replace)
     }
   else
     {
-      run_for (loop, 0.01);
+      evl_test_run_for (loop, 0.01);
       g_assert_false (evl_loop_remove_signal_handler (loop, SIGUSR1));
       g_assert_true (own_handler_installed (SIGUSR1));
     }
@@ -386,7 +369,7 @@ test_restore_disposition (void)
 
   g_assert_cmpint (raise (SIGUSR1), ==, 0);
   g_assert_cmpint (g_atomic_int_get (&own_handler_count[SIGUSR1]), ==, 1);
-  run_for (loop, 0.01);
+  evl_test_run_for (loop, 0.01);
   g_assert_cmpint (p.n_ran, ==, 0);
 
   /* Also after replacing (the replacement does not save evloop's own
@@ -619,7 +602,7 @@ test_two_loops_two_threads (void)
   tb.probe.n_ran = 0;
   g_assert_cmpint (raise (SIGUSR2), ==, 0);
   run_until_ran (&tb.probe);
-  run_for (a, 0.01);
+  evl_test_run_for (a, 0.01);
   g_assert_cmpint (ta.probe.n_ran, ==, 1);
 
   /* And closing that loop, too. */
@@ -679,7 +662,7 @@ test_many_loops (void)
         run_until_ran (&probes[i]);
       else
         {
-          run_for (loops[i], 0.001);
+          evl_test_run_for (loops[i], 0.001);
           g_assert_cmpint (probes[i].n_ran, ==, 0);
         }
     }

@@ -18,52 +18,6 @@
 
 /* Helpers ---------------------------------------------------------------- */
 
-/* Collects the result of one asynchronous call. */
-typedef struct
-{
-  EvlLoop      *loop;
-  GAsyncResult *result;
-  gboolean      done;
-  guint         n_calls;
-  gboolean      in_loop;     /* the callback ran inside the loop */
-} Waiter;
-
-static void
-waiter_init (Waiter  *w,
-             EvlLoop *loop)
-{
-  *w = (Waiter) { 0 };
-  w->loop = loop;
-}
-
-static void
-waiter_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  Waiter *w = user_data;
-
-  g_assert_true (source == G_OBJECT (w->loop));
-  g_assert_true (g_async_result_get_user_data (result) == w);
-  w->n_calls++;
-  g_assert_cmpuint (w->n_calls, ==, 1);
-  w->result = g_object_ref (result);
-  w->in_loop = evl_get_running_loop () == w->loop;
-  w->done = TRUE;
-}
-
-static void
-waiter_wait (Waiter *w)
-{
-  g_assert_true (evl_test_run_until_flag (w->loop, &w->done, 20.0));
-}
-
-static void
-waiter_clear (Waiter *w)
-{
-  g_clear_object (&w->result);
-}
-
 static GSocketAddress *
 loopback (GSocketFamily family,
           guint16       port)
@@ -140,7 +94,7 @@ tcp_pair (EvlLoop       *loop,
 {
   GSocketAddress *address = NULL, *peer = NULL;
   GError *error = NULL;
-  Waiter a, c;
+  EvlTestWaiter a, c;
   int listener;
 
   listener = tcp_listener (family, 16, &address);
@@ -148,12 +102,12 @@ tcp_pair (EvlLoop       *loop,
     return FALSE;
   *client = tcp_socket (family);
 
-  waiter_init (&a, loop);
-  waiter_init (&c, loop);
-  evl_loop_sock_accept_async (loop, listener, NULL, waiter_cb, &a);
-  evl_loop_sock_connect_async (loop, *client, address, NULL, waiter_cb, &c);
-  waiter_wait (&a);
-  waiter_wait (&c);
+  evl_test_waiter_init (&a, loop);
+  evl_test_waiter_init (&c, loop);
+  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &a);
+  evl_loop_sock_connect_async (loop, *client, address, NULL, evl_test_waiter_cb, &c);
+  evl_test_waiter_wait (&a);
+  evl_test_waiter_wait (&c);
   g_assert_true (evl_loop_sock_connect_finish (loop, c.result, &error));
   g_assert_no_error (error);
   *server = evl_loop_sock_accept_finish (loop, a.result, &peer, &error);
@@ -163,8 +117,8 @@ tcp_pair (EvlLoop       *loop,
   g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (peer)), ==,
                     local_port (*client));
 
-  waiter_clear (&a);
-  waiter_clear (&c);
+  evl_test_waiter_clear (&a);
+  evl_test_waiter_clear (&c);
   g_object_unref (peer);
   g_object_unref (address);
   close (listener);
@@ -178,15 +132,15 @@ recv_sync (EvlLoop *loop,
 {
   GError *error = NULL;
   GBytes *bytes;
-  Waiter w;
+  EvlTestWaiter w;
 
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fd, max_bytes, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_async (loop, fd, max_bytes, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   bytes = evl_loop_sock_recv_finish (loop, w.result, &error);
   g_assert_no_error (error);
   g_assert_nonnull (bytes);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   return bytes;
 }
 
@@ -196,14 +150,14 @@ sendall_sync (EvlLoop *loop,
               GBytes  *data)
 {
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
-  waiter_init (&w, loop);
-  evl_loop_sock_sendall_async (loop, fd, data, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_sendall_async (loop, fd, data, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_true (evl_loop_sock_sendall_finish (loop, w.result, &error));
   g_assert_no_error (error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 }
 
 static GBytes *
@@ -316,7 +270,7 @@ test_connect_accept (void)
   GSocketAddress *address, *peer = NULL;
   GError *error = NULL;
   EvlLoop *loop;
-  Waiter a, c;
+  EvlTestWaiter a, c;
   int listener, client, server;
   guint fds_before;
 
@@ -325,15 +279,15 @@ test_connect_accept (void)
   listener = tcp_listener (G_SOCKET_FAMILY_IPV4, 16, &address);
   client = tcp_socket (G_SOCKET_FAMILY_IPV4);
 
-  waiter_init (&a, loop);
-  waiter_init (&c, loop);
-  evl_loop_sock_accept_async (loop, listener, NULL, waiter_cb, &a);
-  evl_loop_sock_connect_async (loop, client, address, NULL, waiter_cb, &c);
+  evl_test_waiter_init (&a, loop);
+  evl_test_waiter_init (&c, loop);
+  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &a);
+  evl_loop_sock_connect_async (loop, client, address, NULL, evl_test_waiter_cb, &c);
   /* Never from inside the call. */
   g_assert_false (a.done);
   g_assert_false (c.done);
-  waiter_wait (&a);
-  waiter_wait (&c);
+  evl_test_waiter_wait (&a);
+  evl_test_waiter_wait (&c);
   g_assert_true (a.in_loop);
   g_assert_true (c.in_loop);
 
@@ -349,8 +303,8 @@ test_connect_accept (void)
   g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (peer)), ==, local_port (client));
   g_assert_true (g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer))));
 
-  waiter_clear (&a);
-  waiter_clear (&c);
+  evl_test_waiter_clear (&a);
+  evl_test_waiter_clear (&c);
   g_object_unref (peer);
   g_object_unref (address);
   close (client);
@@ -377,20 +331,20 @@ test_send_recv (void)
 
   /* And back; a recv started before the data arrives waits for it. */
   {
-    Waiter w;
+    EvlTestWaiter w;
     GError *error = NULL;
 
-    waiter_init (&w, loop);
-    evl_loop_sock_recv_async (loop, client, 100, NULL, waiter_cb, &w);
+    evl_test_waiter_init (&w, loop);
+    evl_loop_sock_recv_async (loop, client, 100, NULL, evl_test_waiter_cb, &w);
     evl_test_run_once (loop);
     g_assert_false (w.done);
     sendall_sync (loop, server, hello);
-    waiter_wait (&w);
+    evl_test_waiter_wait (&w);
     got = evl_loop_sock_recv_finish (loop, w.result, &error);
     g_assert_no_error (error);
     g_assert_true (g_bytes_equal (got, hello));
     g_bytes_unref (got);
-    waiter_clear (&w);
+    evl_test_waiter_clear (&w);
   }
 
   g_bytes_unref (hello);
@@ -434,48 +388,48 @@ test_recv_into (void)
   EvlLoop *loop;
   GError *error = NULL;
   guint8 buffer[16];
-  Waiter w;
+  EvlTestWaiter w;
   int fds[2];
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_socketpair (fds);
 
   memset (buffer, 0, sizeof buffer);
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
   evl_test_run_once (loop);
   g_assert_false (w.done);
   g_assert_cmpint (write (fds[1], "0123456789", 10), ==, 10);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, 10);
   g_assert_no_error (error);
   g_assert_cmpmem (buffer, 10, "0123456789", 10);
   g_assert_cmpint (buffer[10], ==, 0);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* Fewer bytes than the data: the rest stays for the next call. */
   g_assert_cmpint (write (fds[1], "abcdef", 6), ==, 6);
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_into_async (loop, fds[0], buffer, 4, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_into_async (loop, fds[0], buffer, 4, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, 4);
   g_assert_cmpmem (buffer, 4, "abcd", 4);
-  waiter_clear (&w);
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_clear (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, 2);
   g_assert_cmpmem (buffer, 2, "ef", 2);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* EOF: 0. */
   close (fds[1]);
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, 0);
   g_assert_no_error (error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   close (fds[0]);
   evl_test_close_loop (loop);
@@ -574,7 +528,7 @@ test_connection_refused (void)
   GSocketAddress *address;
   GError *error = NULL;
   EvlLoop *loop;
-  Waiter w;
+  EvlTestWaiter w;
   int listener, fd;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
@@ -583,14 +537,14 @@ test_connection_refused (void)
   close (listener);
   fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, fd, address, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_connect_async (loop, fd, address, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   g_clear_error (&error);
 
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (address);
   close (fd);
   evl_test_close_loop (loop);
@@ -603,7 +557,7 @@ test_unix_accept (void)
   GError *error = NULL;
   EvlLoop *loop;
   char *dir, *path;
-  Waiter a, c;
+  EvlTestWaiter a, c;
   int listener, client, server;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
@@ -620,12 +574,12 @@ test_unix_accept (void)
   g_assert_cmpint (listen (listener, 4), ==, 0);
   client = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-  waiter_init (&a, loop);
-  waiter_init (&c, loop);
-  evl_loop_sock_accept_async (loop, listener, NULL, waiter_cb, &a);
-  evl_loop_sock_connect_async (loop, client, address, NULL, waiter_cb, &c);
-  waiter_wait (&a);
-  waiter_wait (&c);
+  evl_test_waiter_init (&a, loop);
+  evl_test_waiter_init (&c, loop);
+  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &a);
+  evl_loop_sock_connect_async (loop, client, address, NULL, evl_test_waiter_cb, &c);
+  evl_test_waiter_wait (&a);
+  evl_test_waiter_wait (&c);
   g_assert_true (evl_loop_sock_connect_finish (loop, c.result, &error));
   g_assert_no_error (error);
   server = evl_loop_sock_accept_finish (loop, a.result, &peer, &error);
@@ -635,8 +589,8 @@ test_unix_accept (void)
   if (peer != NULL)
     g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (peer));
 
-  waiter_clear (&a);
-  waiter_clear (&c);
+  evl_test_waiter_clear (&a);
+  evl_test_waiter_clear (&c);
   g_clear_object (&peer);
   g_object_unref (address);
   close (client);
@@ -655,7 +609,7 @@ test_fifo (void)
 {
   EvlLoop *loop;
   GBytes *big1 = pattern_bytes (MIB / 2, 1), *big2 = pattern_bytes (MIB / 2, 2);
-  Waiter s1, s2;
+  EvlTestWaiter s1, s2;
   Reader r;
   GError *error = NULL;
   int client, server;
@@ -663,44 +617,44 @@ test_fifo (void)
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   g_assert_true (tcp_pair (loop, G_SOCKET_FAMILY_IPV4, &client, &server));
 
-  waiter_init (&s1, loop);
-  waiter_init (&s2, loop);
-  evl_loop_sock_sendall_async (loop, client, big1, NULL, waiter_cb, &s1);
-  evl_loop_sock_sendall_async (loop, client, big2, NULL, waiter_cb, &s2);
+  evl_test_waiter_init (&s1, loop);
+  evl_test_waiter_init (&s2, loop);
+  evl_loop_sock_sendall_async (loop, client, big1, NULL, evl_test_waiter_cb, &s1);
+  evl_loop_sock_sendall_async (loop, client, big2, NULL, evl_test_waiter_cb, &s2);
   reader_start (&r, loop, server, MIB, FALSE);
   g_assert_true (evl_test_run_until_flag (loop, &r.done, 20.0));
-  waiter_wait (&s1);
-  waiter_wait (&s2);
+  evl_test_waiter_wait (&s1);
+  evl_test_waiter_wait (&s2);
   g_assert_true (evl_loop_sock_sendall_finish (loop, s1.result, &error));
   g_assert_true (evl_loop_sock_sendall_finish (loop, s2.result, &error));
   g_assert_no_error (error);
   g_assert_cmpmem (r.received->data, MIB / 2, g_bytes_get_data (big1, NULL), MIB / 2);
   g_assert_cmpmem (r.received->data + MIB / 2, MIB / 2, g_bytes_get_data (big2, NULL), MIB / 2);
-  waiter_clear (&s1);
-  waiter_clear (&s2);
+  evl_test_waiter_clear (&s1);
+  evl_test_waiter_clear (&s2);
   g_byte_array_unref (r.received);
 
   /* Two recvs queued before any data: the first gets the first bytes. */
   {
-    Waiter r1, r2;
+    EvlTestWaiter r1, r2;
     GBytes *b1, *b2;
 
-    waiter_init (&r1, loop);
-    waiter_init (&r2, loop);
-    evl_loop_sock_recv_async (loop, server, 3, NULL, waiter_cb, &r1);
-    evl_loop_sock_recv_async (loop, server, 3, NULL, waiter_cb, &r2);
+    evl_test_waiter_init (&r1, loop);
+    evl_test_waiter_init (&r2, loop);
+    evl_loop_sock_recv_async (loop, server, 3, NULL, evl_test_waiter_cb, &r1);
+    evl_loop_sock_recv_async (loop, server, 3, NULL, evl_test_waiter_cb, &r2);
     evl_test_run_once (loop);
     g_assert_cmpint (write (client, "abcdef", 6), ==, 6);
-    waiter_wait (&r1);
-    waiter_wait (&r2);
+    evl_test_waiter_wait (&r1);
+    evl_test_waiter_wait (&r2);
     b1 = evl_loop_sock_recv_finish (loop, r1.result, &error);
     b2 = evl_loop_sock_recv_finish (loop, r2.result, &error);
     g_assert_cmpmem (g_bytes_get_data (b1, NULL), g_bytes_get_size (b1), "abc", 3);
     g_assert_cmpmem (g_bytes_get_data (b2, NULL), g_bytes_get_size (b2), "def", 3);
     g_bytes_unref (b1);
     g_bytes_unref (b2);
-    waiter_clear (&r1);
-    waiter_clear (&r2);
+    evl_test_waiter_clear (&r1);
+    evl_test_waiter_clear (&r2);
   }
 
   g_bytes_unref (big1);
@@ -737,24 +691,24 @@ test_with_user_reader (void)
   GError *error = NULL;
   Counts counts = { 0, 0 };
   GBytes *got;
-  Waiter w;
+  EvlTestWaiter w;
   int fds[2];
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_socketpair (fds);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fds[0], 10, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_async (loop, fds[0], 10, NULL, evl_test_waiter_cb, &w);
   g_assert_true (evl_loop_add_reader (loop, fds[0], reader_counts, &counts,
                                       reader_notified, &error));
   g_assert_no_error (error);
   evl_test_run_once (loop);
   g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   got = evl_loop_sock_recv_finish (loop, w.result, &error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, 1);
   g_bytes_unref (got);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_assert_cmpuint (counts.n_notified, ==, 0);
 
   /* The reader still works after the recv. */
@@ -798,7 +752,7 @@ pending_start (Pending      *p,
                EvlLoop      *loop,
                OpKind        kind,
                GCancellable *cancellable,
-               Waiter       *w)
+               EvlTestWaiter       *w)
 {
   guint i;
 
@@ -809,18 +763,18 @@ pending_start (Pending      *p,
     {
     case OP_RECV:
       evl_test_socketpair (p->fds);
-      evl_loop_sock_recv_async (loop, p->fds[0], 10, cancellable, waiter_cb, w);
+      evl_loop_sock_recv_async (loop, p->fds[0], 10, cancellable, evl_test_waiter_cb, w);
       break;
     case OP_RECV_INTO:
       evl_test_socketpair (p->fds);
       evl_loop_sock_recv_into_async (loop, p->fds[0], p->buffer, sizeof p->buffer,
-                                     cancellable, waiter_cb, w);
+                                     cancellable, evl_test_waiter_cb, w);
       break;
     case OP_SENDALL:
       /* More than the socket buffers hold, and nobody reads. */
       evl_test_socketpair (p->fds);
       p->big = g_bytes_new_take (g_malloc0 (16 * MIB), 16 * MIB);
-      evl_loop_sock_sendall_async (loop, p->fds[0], p->big, cancellable, waiter_cb, w);
+      evl_loop_sock_sendall_async (loop, p->fds[0], p->big, cancellable, evl_test_waiter_cb, w);
       break;
     case OP_CONNECT:
       /* A listener with a full backlog drops the SYN: the connect hangs. */
@@ -835,11 +789,11 @@ pending_start (Pending      *p,
         }
       g_usleep (20000);
       p->fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
-      evl_loop_sock_connect_async (loop, p->fd, p->address, cancellable, waiter_cb, w);
+      evl_loop_sock_connect_async (loop, p->fd, p->address, cancellable, evl_test_waiter_cb, w);
       break;
     case OP_ACCEPT:
       p->listener = tcp_listener (G_SOCKET_FAMILY_IPV4, 4, &p->address);
-      evl_loop_sock_accept_async (loop, p->listener, cancellable, waiter_cb, w);
+      evl_loop_sock_accept_async (loop, p->listener, cancellable, evl_test_waiter_cb, w);
       break;
     default:
       g_assert_not_reached ();
@@ -915,7 +869,7 @@ test_cancel (gconstpointer data)
   EvlLoop *loop;
   GError *error;
   Pending p;
-  Waiter w;
+  EvlTestWaiter w;
   guint fds_before;
 
   fds_before = evl_test_count_fds ();
@@ -923,33 +877,33 @@ test_cancel (gconstpointer data)
 
   /* Cancelled while pending. */
   cancellable = g_cancellable_new ();
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   pending_start (&p, loop, kind, cancellable, &w);
   evl_test_run_once (loop);
   evl_test_run_once (loop);
   g_assert_false (w.done);
   g_cancellable_cancel (cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   error = finish_error (loop, kind, w.result);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_error_free (error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   pending_clear (&p);
 
   /* Already cancelled: fails without starting (from the loop, still). */
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   pending_start (&p, loop, kind, cancellable, &w);
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   error = finish_error (loop, kind, w.result);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_error_free (error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   pending_clear (&p);
   g_object_unref (cancellable);
 
   /* The loop closes under it: cancelled, from close(). */
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   pending_start (&p, loop, kind, NULL, &w);
   evl_test_run_once (loop);
   g_assert_false (w.done);
@@ -958,7 +912,7 @@ test_cancel (gconstpointer data)
   error = finish_error (loop, kind, w.result);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_error_free (error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   pending_clear (&p);
 
   evl_test_close_loop (loop);
@@ -981,18 +935,18 @@ test_cancel_from_thread (void)
   GError *error;
   GThread *thread;
   Pending p;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  waiter_init (&w, loop);
+  evl_test_waiter_init (&w, loop);
   pending_start (&p, loop, OP_RECV, cancellable, &w);
   thread = g_thread_new ("evl-cancel", cancel_thread, cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_thread_join (thread);
   error = finish_error (loop, OP_RECV, w.result);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_error_free (error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   pending_clear (&p);
   g_object_unref (cancellable);
   evl_test_close_loop (loop);
@@ -1006,22 +960,22 @@ test_cancel_after_done (void)
   EvlLoop *loop;
   GError *error = NULL;
   GBytes *got;
-  Waiter w;
+  EvlTestWaiter w;
   int fds[2];
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_socketpair (fds);
   g_assert_cmpint (write (fds[1], "z", 1), ==, 1);
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fds[0], 10, cancellable, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_async (loop, fds[0], 10, cancellable, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_cancellable_cancel (cancellable);
   evl_test_run_once (loop);
   got = evl_loop_sock_recv_finish (loop, w.result, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, 1);
   g_bytes_unref (got);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_object_unref (cancellable);
   close (fds[0]);
   close (fds[1]);
@@ -1038,7 +992,7 @@ test_closed_loop (void)
   GError *error = NULL;
   guint8 buffer[4];
   EvlLoop *loop;
-  Waiter w;
+  EvlTestWaiter w;
   int fds[2];
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
@@ -1046,45 +1000,45 @@ test_closed_loop (void)
   g_assert_true (evl_loop_close (loop, NULL));
 
   /* Each fails at once, through its callback. */
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fds[0], 10, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_async (loop, fds[0], 10, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_null (evl_loop_sock_recv_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, -1);
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_sendall_async (loop, fds[0], data, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_sendall_async (loop, fds[0], data, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_false (evl_loop_sock_sendall_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, fds[0], address, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_connect_async (loop, fds[0], address, NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_accept_async (loop, fds[0], NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_accept_async (loop, fds[0], NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_cmpint (evl_loop_sock_accept_finish (loop, w.result, NULL, &error), ==, -1);
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_object_unref (address);
   g_bytes_unref (data);
@@ -1099,39 +1053,39 @@ test_bad_fds (void)
   GSocketAddress *address = loopback (G_SOCKET_FAMILY_IPV4, 9);
   GError *error = NULL;
   EvlLoop *loop;
-  Waiter w;
+  EvlTestWaiter w;
   int fd, blocking;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
   /* Negative: EVL_LOOP_ERROR_INVALID, from the loop. */
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, -1, 10, NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_async (loop, -1, 10, NULL, evl_test_waiter_cb, &w);
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_null (evl_loop_sock_recv_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* Not open: the OS error. */
   fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
   close (fd);
-  waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fd, 10, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_recv_async (loop, fd, 10, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_null (evl_loop_sock_recv_finish (loop, w.result, &error));
   g_assert_true (error != NULL && error->domain == G_IO_ERROR);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_sock_accept_async (loop, fd, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_accept_async (loop, fd, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_cmpint (evl_loop_sock_accept_finish (loop, w.result, NULL, &error), ==, -1);
   g_assert_true (error != NULL && error->domain == G_IO_ERROR);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* Not a socket. */
   {
@@ -1139,13 +1093,13 @@ test_bad_fds (void)
     GBytes *data = g_bytes_new_static ("x", 1);
 
     g_assert_cmpint (pipe2 (pipefds, O_NONBLOCK | O_CLOEXEC), ==, 0);
-    waiter_init (&w, loop);
-    evl_loop_sock_sendall_async (loop, pipefds[1], data, NULL, waiter_cb, &w);
-    waiter_wait (&w);
+    evl_test_waiter_init (&w, loop);
+    evl_loop_sock_sendall_async (loop, pipefds[1], data, NULL, evl_test_waiter_cb, &w);
+    evl_test_waiter_wait (&w);
     g_assert_false (evl_loop_sock_sendall_finish (loop, w.result, &error));
     g_assert_true (error != NULL && error->domain == G_IO_ERROR);
     g_clear_error (&error);
-    waiter_clear (&w);
+    evl_test_waiter_clear (&w);
     g_bytes_unref (data);
     close (pipefds[0]);
     close (pipefds[1]);
@@ -1153,24 +1107,24 @@ test_bad_fds (void)
 
   /* A blocking socket cannot connect or accept without blocking. */
   blocking = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, blocking, address, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_connect_async (loop, blocking, address, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   close (blocking);
 
   /* An address of the wrong family. */
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, fd, address, NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_connect_async (loop, fd, address, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
   g_assert_true (error != NULL && error->domain == G_IO_ERROR);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   close (fd);
 
   g_object_unref (address);
@@ -1186,7 +1140,7 @@ test_broken_pipe (void)
       GBytes *big = g_bytes_new_take (g_malloc0 (4 * MIB), 4 * MIB);
       GError *error = NULL;
       EvlLoop *loop;
-      Waiter w;
+      EvlTestWaiter w;
       int fds[2];
 
       signal (SIGPIPE, SIG_DFL);
@@ -1194,14 +1148,14 @@ test_broken_pipe (void)
       g_assert_nonnull (loop);
       evl_test_socketpair (fds);
       close (fds[1]);
-      waiter_init (&w, loop);
-      evl_loop_sock_sendall_async (loop, fds[0], big, NULL, waiter_cb, &w);
-      waiter_wait (&w);
+      evl_test_waiter_init (&w, loop);
+      evl_loop_sock_sendall_async (loop, fds[0], big, NULL, evl_test_waiter_cb, &w);
+      evl_test_waiter_wait (&w);
       g_assert_false (evl_loop_sock_sendall_finish (loop, w.result, &error));
       g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
                      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED));
       g_clear_error (&error);
-      waiter_clear (&w);
+      evl_test_waiter_clear (&w);
       g_bytes_unref (big);
       close (fds[0]);
       evl_test_close_loop (loop);

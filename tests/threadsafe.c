@@ -11,23 +11,6 @@
 
 #include "evl-test-util.h"
 
-/* Helpers ---------------------------------------------------------------- */
-
-static void
-run_forever (EvlLoop *loop)
-{
-  GError *error = NULL;
-
-  g_assert_true (evl_loop_run_forever (loop, &error));
-  g_assert_no_error (error);
-}
-
-static void
-stop_cb (gpointer user_data)
-{
-  evl_loop_stop (user_data);
-}
-
 /* Posts from many threads: none is lost -------------------------------- */
 
 #define N_THREADS 4
@@ -122,7 +105,7 @@ test_many_posts (void)
     }
   /* The loop starts blocked (nothing scheduled): the posts must wake it. */
   evl_loop_call_later (loop, 0.01, evl_test_count, &s.go, NULL);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   for (i = 0; i < N_THREADS; i++)
     g_thread_join (threads[i]);
 
@@ -212,7 +195,7 @@ test_wakes_blocked_loop (void)
   start = g_get_monotonic_time ();
   thread = g_thread_new ("evl-test-post", post_thread, &p);
   /* No timers, nothing ready: the loop blocks until the post wakes it. */
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_thread_join (thread);
 
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 50 * 1000);
@@ -238,7 +221,7 @@ test_post_from_loop_thread (void)
   handle = evl_loop_call_soon_threadsafe (loop, post_cb, &p, post_notify);
   g_assert_nonnull (handle);
   g_assert_cmpfloat (evl_handle_get_when (handle), <, 0);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_assert_cmpint (p.n_ran, ==, 1);
   g_assert_cmpint (p.n_notified, ==, 1);
 
@@ -318,8 +301,8 @@ test_cancel_while_running (void)
     {
       gboolean all_done = TRUE;
 
-      evl_loop_call_later (loop, 0.002, stop_cb, loop, NULL);
-      run_forever (loop);
+      evl_loop_call_later (loop, 0.002, evl_test_stop_cb, loop, NULL);
+      evl_test_run_forever (loop);
       for (i = 0; i < G_N_ELEMENTS (posts); i++)
         all_done = all_done && g_atomic_int_get (&posts[i].finished);
       if (all_done)
@@ -376,7 +359,7 @@ test_stop_from_thread (void)
   s = (Stopper) { loop, 50 };
   start = g_get_monotonic_time ();
   thread = g_thread_new ("evl-test-stop", stopper_thread, &s);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_thread_join (thread);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 50 * 1000);
   g_assert_false (evl_loop_is_running (loop));
@@ -384,7 +367,7 @@ test_stop_from_thread (void)
   /* Blocked on a far timer. */
   evl_loop_call_later (loop, 3600, evl_test_count, &n_timer, NULL);
   thread = g_thread_new ("evl-test-stop", stopper_thread, &s);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_thread_join (thread);
   g_assert_cmpuint (n_timer, ==, 0);
 
@@ -586,7 +569,7 @@ test_post_while_closing (void)
       for (i = 0; i < N_RACERS; i++)
         threads[i] = g_thread_new ("evl-test-racer", racer_thread, &r);
       g_atomic_int_set (&r.go, 1);
-      evl_loop_call_later (loop, 0.002, stop_cb, loop, NULL);
+      evl_loop_call_later (loop, 0.002, evl_test_stop_cb, loop, NULL);
       g_assert_true (evl_loop_run_forever (loop, NULL));
       g_assert_true (evl_loop_close (loop, NULL));
       /* Take the numbers the loop just freed. */
@@ -699,7 +682,7 @@ test_coalescing (void)
   b.loop = loop;
   evl_loop_call_soon (loop, busy_cb, &b, NULL);
   thread = g_thread_new ("evl-test-burst", burst_thread, &b);
-  run_forever (loop);
+  evl_test_run_forever (loop);
   g_thread_join (thread);
 
   g_assert_cmpint (b.n_ran, ==, N_BURST);

@@ -76,51 +76,6 @@ test_emitter_init (TestEmitter *self)
 
 /* Helpers ---------------------------------------------------------------- */
 
-typedef struct
-{
-  EvlLoop      *loop;
-  GAsyncResult *result;
-  gboolean      done;
-  guint         n_calls;
-  GThread      *thread;
-} Waiter;
-
-static void
-waiter_init (Waiter  *w,
-             EvlLoop *loop)
-{
-  *w = (Waiter) { 0 };
-  w->loop = loop;
-}
-
-static void
-waiter_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  Waiter *w = user_data;
-
-  g_assert_true (source == G_OBJECT (w->loop));
-  w->n_calls++;
-  g_assert_cmpuint (w->n_calls, ==, 1);
-  w->result = g_object_ref (result);
-  w->thread = g_thread_self ();
-  w->done = TRUE;
-}
-
-static void
-waiter_wait (Waiter *w)
-{
-  g_assert_true (evl_test_run_until_flag (w->loop, &w->done, 20.0));
-  g_assert_true (w->thread == g_thread_self ());
-}
-
-static void
-waiter_clear (Waiter *w)
-{
-  g_clear_object (&w->result);
-}
-
 static void
 free_values (GValue *values,
              guint   n_values)
@@ -155,14 +110,14 @@ test_args (void)
   GValue *values = NULL;
   guint n_values = 0;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
   payload = g_object_new (G_TYPE_OBJECT, NULL);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   g_assert_true (has_handler (emitter, "ping"));
   evl_test_run_once (loop);
   g_assert_false (w.done);
@@ -171,7 +126,7 @@ test_args (void)
   /* Never from inside the emission. */
   g_assert_false (w.done);
   g_assert_false (has_handler (emitter, "ping"));
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
 
   g_assert_true (evl_loop_wait_signal_finish (loop, w.result, &values, &n_values, &error));
   g_assert_no_error (error);
@@ -180,40 +135,40 @@ test_args (void)
   g_assert_cmpstr (g_value_get_string (&values[1]), ==, "hello");
   g_assert_true (g_value_get_object (&values[2]) == payload);
   free_values (values, n_values);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* The values are optional, and a signal may have none. */
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "bare", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "bare", NULL, evl_test_waiter_cb, &w);
   g_signal_emit (emitter, signals[SIGNAL_BARE], 0);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_true (evl_loop_wait_signal_finish (loop, w.result, &values, &n_values, &error));
   g_assert_cmpuint (n_values, ==, 0);
   g_assert_null (values);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   g_signal_emit (emitter, signals[SIGNAL_PING], 0, 1, NULL, NULL);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_true (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* A signal with a return value: ours leaves it alone. */
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ask", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ask", NULL, evl_test_waiter_cb, &w);
   {
     gboolean answer = TRUE;
 
     g_signal_emit (emitter, signals[SIGNAL_ASK], 0, 0.5, &answer);
     g_assert_false (answer);
   }
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_true (evl_loop_wait_signal_finish (loop, w.result, &values, &n_values, &error));
   g_assert_cmpuint (n_values, ==, 1);
   g_assert_cmpfloat (g_value_get_double (&values[0]), ==, 0.5);
   free_values (values, n_values);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_object_unref (payload);
   g_object_unref (emitter);
@@ -228,16 +183,16 @@ test_first_only (void)
   GValue *values = NULL;
   guint n_values = 0;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   g_signal_emit (emitter, signals[SIGNAL_PING], 0, 1, "first", NULL);
   g_signal_emit (emitter, signals[SIGNAL_PING], 0, 2, "second", NULL);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   evl_test_run_once (loop);
   g_signal_emit (emitter, signals[SIGNAL_PING], 0, 3, "third", NULL);
   evl_test_run_once (loop);
@@ -246,7 +201,7 @@ test_first_only (void)
   g_assert_cmpint (g_value_get_int (&values[0]), ==, 1);
   g_assert_cmpstr (g_value_get_string (&values[1]), ==, "first");
   free_values (values, n_values);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_object_unref (emitter);
   evl_test_close_loop (loop);
@@ -260,13 +215,13 @@ test_notify_detail (void)
   GValue *values = NULL;
   guint n_values = 0;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "notify::prop", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "notify::prop", NULL, evl_test_waiter_cb, &w);
   g_object_set (emitter, "other", 5, NULL);
   evl_test_run_once (loop);
   evl_test_run_once (loop);
@@ -274,14 +229,14 @@ test_notify_detail (void)
   g_assert_true (has_handler (emitter, "notify::prop"));
 
   g_object_set (emitter, "prop", 7, NULL);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_true (evl_loop_wait_signal_finish (loop, w.result, &values, &n_values, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (n_values, ==, 1);
   g_assert_true (G_VALUE_HOLDS_PARAM (&values[0]));
   g_assert_cmpstr (g_param_spec_get_name (g_value_get_param (&values[0])), ==, "prop");
   free_values (values, n_values);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_assert_false (has_handler (emitter, "notify::prop"));
 
   g_object_unref (emitter);
@@ -295,45 +250,45 @@ test_cancel (void)
   TestEmitter *emitter;
   GCancellable *cancellable;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
   cancellable = g_cancellable_new ();
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", cancellable, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", cancellable, evl_test_waiter_cb, &w);
   evl_test_run_once (loop);
   g_cancellable_cancel (cancellable);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_false (has_handler (emitter, "ping"));
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* Emitted after the cancellation, before the callback ran: still
    * cancelled, as GIO promises. */
   g_cancellable_reset (cancellable);
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", cancellable, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", cancellable, evl_test_waiter_cb, &w);
   g_cancellable_cancel (cancellable);
   g_signal_emit (emitter, signals[SIGNAL_PING], 0, 1, "late", NULL);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* Already cancelled. */
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", cancellable, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", cancellable, evl_test_waiter_cb, &w);
   g_assert_false (has_handler (emitter, "ping"));
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_object_unref (cancellable);
   g_object_unref (emitter);
@@ -346,24 +301,24 @@ test_destroyed (void)
   EvlLoop *loop;
   TestEmitter *emitter;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   /* The wait does not keep the object alive. */
   g_object_add_weak_pointer (G_OBJECT (emitter), (gpointer *) &emitter);
   g_object_unref (emitter);
   g_assert_null (emitter);
   g_assert_false (w.done);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   evl_test_close_loop (loop);
 }
@@ -385,20 +340,20 @@ test_thread (void)
   guint n_values = 0;
   GError *error = NULL;
   GThread *thread;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   thread = g_thread_new ("emit", emit_thread, emitter);
-  waiter_wait (&w);
+  evl_test_waiter_wait (&w);
   g_thread_join (thread);
   g_assert_true (evl_loop_wait_signal_finish (loop, w.result, &values, &n_values, &error));
   g_assert_cmpint (g_value_get_int (&values[0]), ==, 99);
   free_values (values, n_values);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_object_unref (emitter);
   evl_test_close_loop (loop);
@@ -410,28 +365,28 @@ test_invalid (void)
   EvlLoop *loop;
   TestEmitter *emitter;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "no-such-signal", NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "no-such-signal", NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   /* A detail on a signal that takes none. */
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping::detail", NULL, waiter_cb, &w);
-  waiter_wait (&w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping::detail", NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_object_unref (emitter);
   evl_test_close_loop (loop);
@@ -443,30 +398,30 @@ test_close (void)
   EvlLoop *loop;
   TestEmitter *emitter;
   GError *error = NULL;
-  Waiter w;
+  EvlTestWaiter w;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   emitter = g_object_new (TEST_TYPE_EMITTER, NULL);
 
   /* Closing the loop ends the wait from close(), and disconnects. */
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   g_assert_true (evl_loop_close (loop, NULL));
   g_assert_true (w.done);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
   g_assert_false (has_handler (emitter, "ping"));
 
   /* On a closed loop: CLOSED at once. */
-  waiter_init (&w, loop);
-  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, waiter_cb, &w);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_wait_signal_async (loop, emitter, "ping", NULL, evl_test_waiter_cb, &w);
   g_assert_true (w.done);
   g_assert_false (evl_loop_wait_signal_finish (loop, w.result, NULL, NULL, &error));
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   g_clear_error (&error);
-  waiter_clear (&w);
+  evl_test_waiter_clear (&w);
 
   g_signal_emit (emitter, signals[SIGNAL_PING], 0, 1, "after", NULL);
   g_object_unref (emitter);

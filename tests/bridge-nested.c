@@ -34,6 +34,7 @@ typedef struct
   GString   *trace;
   gboolean   inner_ok;
   gboolean   running_after;   /* whether the loop ran before the inner run */
+  GMainLoop *ml;              /* nested_glib_cb quits it */
 } NestData;
 
 static void
@@ -90,6 +91,7 @@ nested_glib_cb (gpointer data)
   NestData *d = data;
 
   nested_run_cb (d);
+  g_main_loop_quit (d->ml);
   return G_SOURCE_REMOVE;
 }
 
@@ -110,12 +112,14 @@ test_nested_in_glib_callback (void)
 
   attached_setup (&a, FALSE);
   d.loop = a.loop;
+  d.ml = a.ml;
 
+  /* The idle source quits once it ran (a quit timer could come first: the
+   * loop's source has the higher priority). */
   s = g_idle_source_new ();
   g_source_set_callback (s, nested_glib_cb, &d, NULL);
   g_source_attach (s, a.context);
   g_source_unref (s);
-  evl_loop_call_later (a.loop, 0.05, nested_quit_cb, a.ml, NULL);
   g_main_loop_run (a.ml);
   g_assert_true (d.inner_ok);
   g_assert_cmpstr (d.trace->str, ==, "[t]");

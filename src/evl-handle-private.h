@@ -12,55 +12,140 @@ enum {
   EVL_HANDLE_CANCELLED  = 1 << 0,  /* never run again */
   EVL_HANDLE_RUNNING    = 1 << 1,  /* its callback is on the stack */
   EVL_HANDLE_THREADSAFE = 1 << 2,  /* another thread may hold it: release on the loop thread only */
-  EVL_HANDLE_TIMER      = 1 << 3,  /* lives in the loop's timer heap */
+  EVL_HANDLE_TIMER      = 1 << 3,  /* an EvlTimerHandle, in the loop's timer heap */
   EVL_HANDLE_IO         = 1 << 4,  /* an fd watch: runs many times */
+  EVL_HANDLE_POOLED     = 1 << 5,  /* carved from an EvlHandleBlock */
 };
 
+/* 32 bytes: what every handle needs. Timers and cross-thread posts carry
+ * more in the larger structs below, which start with it. */
 struct _EvlHandle
 {
   gint            ref_count;   /* atomic */
-  gint            flags;       /* atomic, EVL_HANDLE_* */
+  gint            flags;       /* EVL_HANDLE_*; atomic for THREADSAFE handles */
   EvlCallback     callback;
-  gpointer        user_data;
-  GDestroyNotify  notify;      /* exchanged atomically: runs exactly once */
-  gint64          when;        /* deadline in ns on the loop clock; -1 for call_soon */
-  guint64         seq;         /* insertion order, breaks timer ties */
-  EvlLoop        *loop;        /* not owned; cleared when the loop drops the handle */
-  gpointer        block;       /* the EvlHandlePool block it was carved from, or NULL */
+  gpointer        user_data;   /* also the free-list link of a pooled handle */
+  GDestroyNotify  notify;      /* exchanged atomically for THREADSAFE: runs exactly once */
 };
 
-/* A loop's allocator for the handles it makes on its own thread
- * (call_soon, timers): handles are carved from blocks, and the loop keeps
- * the ones it ran and was the last to hold for reuse, so a busy loop
- * allocates nothing per callback. A handle outlives its loop as any other
- * (a block is freed when its last handle is). Loop thread only. */
 typedef struct
 {
-  gpointer   current;    /* block being carved */
-  EvlHandle *free_list;  /* linked through ->user_data */
-  guint      n_free;
+  EvlHandle  base;
+  gint64     when;        /* deadline in ns on the loop clock */
+  guint64    seq;         /* insertion order, breaks ties */
+  EvlLoop   *loop;        /* not owned; cleared when the loop drops the handle */
+} EvlTimerHandle;
+
+typedef struct _EvlThreadsafeHandle EvlThreadsafeHandle;
+struct _EvlThreadsafeHandle
+{
+  EvlHandle             base;
+  EvlThreadsafeHandle  *next;  /* the loop's lock-free post list */
+};
+
+#define EVL_TIMER_HANDLE(h) ((EvlTimerHandle *) (h))
+
+/* Handles are carved from aligned blocks, so that a handle finds its block
+ * from its address. A block is freed when its last handle is (atomic
+ * count: a handle may be freed on any thread). */
+#define EVL_HANDLE_BLOCK_SIZE 16384
+
+typedef struct
+{
+  gint     live;        /* atomic: slots not yet freed (carved or not) */
+  guint    used;        /* bytes carved, header included */
+  guint    slot_size;
+  guint    _pad;
+} EvlHandleBlock;
+
+static inline EvlHandleBlock *
+evl_handle_block_of (EvlHandle *handle)
+{
+  return (EvlHandleBlock *) ((guintptr) handle & ~(guintptr) (EVL_HANDLE_BLOCK_SIZE - 1));
+}
+
+/* A loop's allocator for the handles it makes on its own thread (call_soon
+ * and timers, one pool each since their sizes differ): the loop keeps the
+ * handles it ran and was the last to hold for reuse, so a busy loop
+ * allocates nothing per callback. A handle outlives its loop as any other.
+ * Loop thread only. */
+typedef struct
+{
+  EvlHandleBlock *current;    /* block being carved */
+  EvlHandle      *free_list;  /* linked through ->user_data */
+  guint           n_free;
+  guint           max_free;
+  guint           slot_size;
 } EvlHandlePool;
 
-EvlHandle *evl_handle_new          (EvlLoop        *loop,
-                                    EvlCallback     callback,
-                                    gpointer        user_data,
-                                    GDestroyNotify  notify,
-                                    gint64          when,
-                                    gint            flags);
+void       evl_handle_pool_init    (EvlHandlePool  *pool,
+                                    guint           slot_size);
+EvlHandle *evl_handle_pool_carve   (EvlHandlePool  *pool);
+void       evl_handle_pool_clear   (EvlHandlePool  *pool);
+void       evl_handle_block_release (EvlHandleBlock *block,
+                                     gint            n);
 
-/* From @pool: as evl_handle_new(); not for THREADSAFE handles. */
-EvlHandle *evl_handle_pool_take    (EvlHandlePool  *pool,
-                                    EvlLoop        *loop,
-                                    EvlCallback     callback,
-                                    gpointer        user_data,
-                                    GDestroyNotify  notify,
-                                    gint64          when,
-                                    gint            flags);
+/* From @pool: a handle with one reference; not for THREADSAFE handles. */
+static inline EvlHandle *
+evl_handle_pool_take (EvlHandlePool  *pool,
+                      EvlCallback     callback,
+                      gpointer        user_data,
+                      GDestroyNotify  notify,
+                      gint            flags)
+{
+  EvlHandle *handle = pool->free_list;
+
+  if (G_LIKELY (handle != NULL))
+    {
+      pool->free_list = handle->user_data;
+      pool->n_free--;
+    }
+  else
+    handle = evl_handle_pool_carve (pool);
+  handle->ref_count = 1;
+  handle->flags = flags | EVL_HANDLE_POOLED;
+  handle->callback = callback;
+  handle->user_data = user_data;
+  handle->notify = notify;
+  return handle;
+}
+
 /* The loop's reference to a handle it ran: reuses the handle when it is
  * the last one (and the handle is released), else drops it. */
-void       evl_handle_pool_unref   (EvlHandlePool  *pool,
-                                    EvlHandle      *handle);
-void       evl_handle_pool_clear   (EvlHandlePool  *pool);
+static inline void
+evl_handle_pool_unref (EvlHandlePool *pool,
+                       EvlHandle     *handle)
+{
+  /* The last reference is the loop's: nobody else can take one now (the
+   * handle was lent to the caller only until its callback ran). */
+  if (G_LIKELY ((handle->flags & EVL_HANDLE_POOLED) && !(handle->flags & EVL_HANDLE_THREADSAFE) &&
+                g_atomic_int_get (&handle->ref_count) == 1 &&
+                handle->notify == NULL && handle->callback == NULL))
+    {
+      if (G_LIKELY (pool->n_free < pool->max_free))
+        {
+          handle->user_data = pool->free_list;
+          pool->free_list = handle;
+          pool->n_free++;
+        }
+      else
+        evl_handle_block_release (evl_handle_block_of (handle), 1);
+      return;
+    }
+  evl_handle_unref (handle);
+}
+
+EvlHandle *evl_handle_new          (EvlCallback     callback,
+                                    gpointer        user_data,
+                                    GDestroyNotify  notify,
+                                    gint            flags);
+
+/* A THREADSAFE handle from the calling thread's own block (any thread),
+ * with @refs references. */
+EvlThreadsafeHandle *evl_threadsafe_handle_new (EvlCallback     callback,
+                                                gpointer        user_data,
+                                                GDestroyNotify  notify,
+                                                gint            refs);
 
 /* Run the notify (once) and forget callback and data. */
 void       evl_handle_release      (EvlHandle      *handle);

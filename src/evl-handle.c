@@ -24,129 +24,110 @@
 G_DEFINE_BOXED_TYPE (EvlHandle, evl_handle, evl_handle_ref, evl_handle_unref)
 
 EvlHandle *
-evl_handle_new (EvlLoop        *loop,
-                EvlCallback     callback,
+evl_handle_new (EvlCallback     callback,
                 gpointer        user_data,
                 GDestroyNotify  notify,
-                gint64          when,
                 gint            flags)
 {
   EvlHandle *handle = g_new (EvlHandle, 1);
 
+  g_assert (!(flags & (EVL_HANDLE_TIMER | EVL_HANDLE_THREADSAFE)));
   handle->ref_count = 1;
   handle->flags = flags;
   handle->callback = callback;
   handle->user_data = user_data;
   handle->notify = notify;
-  handle->when = when;
-  handle->seq = 0;
-  handle->loop = loop;
-  handle->block = NULL;
   return handle;
 }
 
 /* ---------------------------------------------------------------------- */
-/* the pool */
+/* blocks and pools */
 
-#define POOL_BLOCK_HANDLES 256
-#define POOL_MAX_FREE      4096
+#define BLOCK_HEADER sizeof (EvlHandleBlock)
+#define POOL_MAX_FREE_BYTES (1024 * 1024)
 
-typedef struct
+static EvlHandleBlock *
+block_new (guint slot_size)
 {
-  gint       live;       /* atomic: slots not yet freed (carved or not) */
-  guint      used;       /* slots carved */
-  EvlHandle  handles[POOL_BLOCK_HANDLES];
-} HandleBlock;
+  EvlHandleBlock *block = g_aligned_alloc (1, EVL_HANDLE_BLOCK_SIZE, EVL_HANDLE_BLOCK_SIZE);
 
-static void
-block_release (HandleBlock *block,
-               gint         n)
+  block->live = (EVL_HANDLE_BLOCK_SIZE - BLOCK_HEADER) / slot_size;
+  block->used = BLOCK_HEADER;
+  block->slot_size = slot_size;
+  return block;
+}
+
+static inline gboolean
+block_full (EvlHandleBlock *block)
 {
-  if (g_atomic_int_add (&block->live, -n) == n)
-    g_free (block);
+  return block->used + block->slot_size > EVL_HANDLE_BLOCK_SIZE;
+}
+
+static inline EvlHandle *
+block_carve (EvlHandleBlock *block)
+{
+  EvlHandle *handle = (EvlHandle *) ((guint8 *) block + block->used);
+
+  block->used += block->slot_size;
+  return handle;
+}
+
+/* Gives back @n slots of @block; frees it with the last one. */
+void
+evl_handle_block_release (EvlHandleBlock *block,
+                          gint            n)
+{
+  if (n > 0 && g_atomic_int_add (&block->live, -n) == n)
+    g_aligned_free (block);
+}
+
+/* The slots of a block that were never carved. */
+static inline gint
+block_uncarved (EvlHandleBlock *block)
+{
+  return (EVL_HANDLE_BLOCK_SIZE - block->used) / block->slot_size;
 }
 
 /* Frees a handle's memory. */
 static inline void
 handle_free (EvlHandle *handle)
 {
-  if (handle->block != NULL)
-    block_release (handle->block, 1);
+  if (handle->flags & EVL_HANDLE_POOLED)
+    evl_handle_block_release (evl_handle_block_of (handle), 1);
   else
     g_free (handle);
 }
 
-EvlHandle *
-evl_handle_pool_take (EvlHandlePool  *pool,
-                      EvlLoop        *loop,
-                      EvlCallback     callback,
-                      gpointer        user_data,
-                      GDestroyNotify  notify,
-                      gint64          when,
-                      gint            flags)
+void
+evl_handle_pool_init (EvlHandlePool *pool,
+                      guint          slot_size)
 {
-  EvlHandle *handle;
-
-  if (pool->free_list != NULL)
-    {
-      handle = pool->free_list;
-      pool->free_list = handle->user_data;
-      pool->n_free--;
-    }
-  else
-    {
-      HandleBlock *block = pool->current;
-
-      if (block == NULL || block->used == POOL_BLOCK_HANDLES)
-        {
-          /* A full block lives on while its handles do. */
-          if (block != NULL)
-            block_release (block, 0);
-          block = g_new (HandleBlock, 1);
-          block->live = POOL_BLOCK_HANDLES;
-          block->used = 0;
-          pool->current = block;
-        }
-      handle = &block->handles[block->used++];
-      handle->block = block;
-    }
-  handle->ref_count = 1;
-  handle->flags = flags;
-  handle->callback = callback;
-  handle->user_data = user_data;
-  handle->notify = notify;
-  handle->when = when;
-  handle->seq = 0;
-  handle->loop = loop;
-  return handle;
+  pool->current = NULL;
+  pool->free_list = NULL;
+  pool->n_free = 0;
+  pool->slot_size = slot_size;
+  pool->max_free = POOL_MAX_FREE_BYTES / slot_size;
 }
 
-void
-evl_handle_pool_unref (EvlHandlePool *pool,
-                       EvlHandle     *handle)
+EvlHandle *
+evl_handle_pool_carve (EvlHandlePool *pool)
 {
-  /* The last reference is the loop's: nobody else can take one now (the
-   * handle was lent to the caller only until its callback ran). */
-  if (handle->block != NULL && g_atomic_int_get (&handle->ref_count) == 1 &&
-      handle->notify == NULL && handle->callback == NULL)
+  EvlHandleBlock *block = pool->current;
+
+  if (G_UNLIKELY (block == NULL || block_full (block)))
     {
-      if (pool->n_free < POOL_MAX_FREE)
-        {
-          handle->user_data = pool->free_list;
-          pool->free_list = handle;
-          pool->n_free++;
-        }
-      else
-        block_release (handle->block, 1);
-      return;
+      /* A full block lives on while its handles do. */
+      if (block != NULL)
+        evl_handle_block_release (block, block_uncarved (block));
+      block = pool->current = block_new (pool->slot_size);
     }
-  evl_handle_unref (handle);
+  return block_carve (block);
 }
 
 void
 evl_handle_pool_clear (EvlHandlePool *pool)
 {
-  HandleBlock *block = pool->current;
+  EvlHandleBlock *block = pool->current;
   EvlHandle *handle;
 
   while ((handle = pool->free_list) != NULL)
@@ -158,8 +139,53 @@ evl_handle_pool_clear (EvlHandlePool *pool)
   if (block != NULL)
     {
       pool->current = NULL;
-      block_release (block, POOL_BLOCK_HANDLES - (gint) block->used);
+      evl_handle_block_release (block, block_uncarved (block));
     }
+}
+
+/* Cross-thread posts: each posting thread carves from a block of its own
+ * (freed by whichever thread frees its last handle), so posting takes no
+ * lock and shares no allocator state. */
+static __thread EvlHandleBlock *ts_block;
+
+static void
+ts_block_thread_exit (gpointer data)
+{
+  EvlHandleBlock *block = ts_block;
+
+  ts_block = NULL;
+  if (block != NULL)
+    evl_handle_block_release (block, block_uncarved (block));
+}
+
+static GPrivate ts_block_key = G_PRIVATE_INIT (ts_block_thread_exit);
+
+EvlThreadsafeHandle *
+evl_threadsafe_handle_new (EvlCallback     callback,
+                           gpointer        user_data,
+                           GDestroyNotify  notify,
+                           gint            refs)
+{
+  EvlHandleBlock *block = ts_block;
+  EvlThreadsafeHandle *ts;
+
+  if (G_UNLIKELY (block == NULL || block_full (block)))
+    {
+      if (block != NULL)
+        evl_handle_block_release (block, block_uncarved (block));
+      else
+        /* Only for its destroy notify: release the block at thread exit. */
+        g_private_set (&ts_block_key, GINT_TO_POINTER (1));
+      block = ts_block = block_new (sizeof (EvlThreadsafeHandle));
+    }
+  ts = (EvlThreadsafeHandle *) block_carve (block);
+  ts->base.ref_count = refs;
+  ts->base.flags = EVL_HANDLE_THREADSAFE | EVL_HANDLE_POOLED;
+  ts->base.callback = callback;
+  ts->base.user_data = user_data;
+  ts->base.notify = notify;
+  ts->next = NULL;
+  return ts;
 }
 
 /**
@@ -287,8 +313,8 @@ evl_handle_cancel (EvlHandle *handle)
   old = g_atomic_int_or (&handle->flags, EVL_HANDLE_CANCELLED);
   if (old & EVL_HANDLE_CANCELLED)
     return;
-  if ((old & EVL_HANDLE_TIMER) && handle->loop != NULL)
-    evl_loop_timer_cancelled (handle->loop);
+  if ((old & EVL_HANDLE_TIMER) && EVL_TIMER_HANDLE (handle)->loop != NULL)
+    evl_loop_timer_cancelled (EVL_TIMER_HANDLE (handle)->loop);
   if (!(old & (EVL_HANDLE_RUNNING | EVL_HANDLE_THREADSAFE)))
     evl_handle_release (handle);
 }
@@ -325,7 +351,7 @@ evl_handle_get_when (EvlHandle *handle)
 {
   g_return_val_if_fail (handle != NULL, -1.0);
 
-  if (handle->when < 0)
+  if (!(g_atomic_int_get (&handle->flags) & EVL_HANDLE_TIMER))
     return -1.0;
-  return (double) handle->when / 1e9;
+  return (double) EVL_TIMER_HANDLE (handle)->when / 1e9;
 }

@@ -11,12 +11,6 @@
 
 G_BEGIN_DECLS
 
-typedef struct
-{
-  EvlHandle *handle;
-  guint64    seq;
-} EvlReadyItem;
-
 /* One watched fd. The base loop owns this table; the backend only sees
  * (fd, old events, new events). */
 typedef struct
@@ -39,17 +33,20 @@ typedef struct
 {
   const EvlLoopBackend *backend;
 
-  /* ready queue: a ring of (handle, seq) */
-  EvlReadyItem *ready;
-  guint         ready_head;
-  guint         ready_len;
-  guint         ready_cap;
-  guint64       seq;
+  /* ready queue: a ring of handles, power-of-two sized, indexed by
+   * absolute positions (head <= i < tail): a run's snapshot is the tail
+   * it started with */
+  EvlHandle   **ready;
+  guint64       ready_head;
+  guint64       ready_tail;
+  guint         ready_mask;         /* capacity - 1 */
 
   EvlTimerHeap  timers;
+  guint64       timer_seq;
   gint          timers_cancelled;   /* atomic */
 
-  EvlHandlePool pool;               /* call_soon and timer handles */
+  EvlHandlePool pool;               /* call_soon handles */
+  EvlHandlePool timer_pool;         /* EvlTimerHandles */
 
   EvlFdEntry  **fds;                /* indexed by fd */
   guint         fds_cap;
@@ -59,8 +56,10 @@ typedef struct
   int           wake_fd;            /* eventfd, or the read end of a pipe */
   int           wake_fd_write;      /* same as wake_fd for an eventfd */
   gint          wake_pending;       /* atomic */
-  GMutex        ts_lock;
-  GPtrArray    *ts_queue;
+  /* call_soon_threadsafe: a lock-free LIFO of posts (atomic; the loop
+   * takes it whole and reverses it), EVL_TS_CLOSED once the loop closed */
+  EvlThreadsafeHandle *ts_posts;
+  GMutex        ts_lock;            /* guards writes to the wakeup fd */
   gboolean      ts_closed;          /* under ts_lock */
 
   EvlSignalTarget *signals;

@@ -106,55 +106,48 @@ evl_loop_time (EvlLoop *loop)
 /* ---------------------------------------------------------------------- */
 /* ready queue */
 
-static void
+static void G_GNUC_NO_INLINE
+ready_grow (EvlLoopPrivate *priv)
+{
+  guint new_cap = (priv->ready_mask + 1) * 2;
+  EvlHandle **ready = g_new (EvlHandle *, new_cap);
+  guint64 i;
+
+  /* Each position keeps its number; only its index in the ring changes. */
+  for (i = priv->ready_head; i < priv->ready_tail; i++)
+    ready[i & (new_cap - 1)] = priv->ready[i & priv->ready_mask];
+  g_free (priv->ready);
+  priv->ready = ready;
+  priv->ready_mask = new_cap - 1;
+  /* Keep as many spare handles as the queue can hold: a loop that ran a
+   * burst of callbacks once is likely to again, and the memory is held by
+   * the queue's capacity anyway. */
+  priv->pool.max_free = MAX (priv->pool.max_free, new_cap);
+}
+
+static inline void
 ready_push (EvlLoopPrivate *priv,
             EvlHandle      *handle)
 {
-  guint tail;
-
-  if (G_UNLIKELY (priv->ready_len == priv->ready_cap))
-    {
-      guint old_cap = priv->ready_cap;
-      guint new_cap = MAX (256, old_cap * 2);
-      guint head = priv->ready_head;
-
-      /* The ring is full: grow it in place (realloc may move it without
-       * copying), then move the wrapped-around front after the rest. */
-      priv->ready = g_renew (EvlReadyItem, priv->ready, new_cap);
-      if (head > 0)
-        {
-          guint tail_part = old_cap - head;
-
-          memmove (priv->ready + new_cap - tail_part, priv->ready + head,
-                   tail_part * sizeof (EvlReadyItem));
-          priv->ready_head = new_cap - tail_part;
-        }
-      priv->ready_cap = new_cap;
-    }
-  tail = priv->ready_head + priv->ready_len;
-  if (tail >= priv->ready_cap)
-    tail -= priv->ready_cap;
-  priv->ready[tail].handle = handle;
-  priv->ready[tail].seq = priv->seq++;
-  priv->ready_len++;
+  if (G_UNLIKELY (priv->ready_tail - priv->ready_head > priv->ready_mask))
+    ready_grow (priv);
+  priv->ready[priv->ready_tail++ & priv->ready_mask] = handle;
 }
 
-static EvlHandle *
+static inline guint64
+ready_len (EvlLoopPrivate *priv)
+{
+  return priv->ready_tail - priv->ready_head;
+}
+
+/* The next ready handle queued before position @limit, or NULL. */
+static inline EvlHandle *
 ready_pop_until (EvlLoopPrivate *priv,
                  guint64         limit)
 {
-  EvlReadyItem *item;
-
-  if (priv->ready_len == 0)
+  if (priv->ready_head >= MIN (limit, priv->ready_tail))
     return NULL;
-  item = &priv->ready[priv->ready_head];
-  if (item->seq >= limit)
-    return NULL;
-  priv->ready_head++;
-  if (priv->ready_head == priv->ready_cap)
-    priv->ready_head = 0;
-  priv->ready_len--;
-  return item->handle;
+  return priv->ready[priv->ready_head++ & priv->ready_mask];
 }
 
 /* ---------------------------------------------------------------------- */
@@ -183,6 +176,30 @@ check_thread (EvlLoop        *loop,
 
 /* ---------------------------------------------------------------------- */
 /* scheduling */
+
+/* EVL_IS_LOOP() for the hot paths: GLib's check walks the type
+ * hierarchy (EvlLoop is abstract, so the instance's class is never
+ * EvlLoop's own); the last class that passed is remembered. Classes of
+ * static types live as long as the process. */
+static gpointer known_loop_class;  /* atomic */
+
+static inline gboolean
+is_loop_fast (gpointer loop)
+{
+  gpointer klass;
+
+  if (G_UNLIKELY (loop == NULL))
+    return FALSE;
+  klass = ((GTypeInstance *) loop)->g_class;
+  if (G_LIKELY (klass != NULL && klass == g_atomic_pointer_get (&known_loop_class)))
+    return TRUE;
+  if (!EVL_IS_LOOP (loop))
+    return FALSE;
+  g_atomic_pointer_set (&known_loop_class, klass);
+  return TRUE;
+}
+
+#define EVL_TS_CLOSED ((EvlThreadsafeHandle *) GINT_TO_POINTER (1))
 
 static EvlHandle *
 refuse_closed (GDestroyNotify notify,
@@ -219,7 +236,7 @@ evl_loop_call_soon (EvlLoop        *loop,
   EvlLoopPrivate *priv;
   EvlHandle *handle;
 
-  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (is_loop_fast (loop), NULL);
   g_return_val_if_fail (callback != NULL, NULL);
 
   priv = evl_loop_get_priv (loop);
@@ -227,7 +244,7 @@ evl_loop_call_soon (EvlLoop        *loop,
     return refuse_closed (notify, user_data, G_STRFUNC);
   check_thread (loop, priv, G_STRFUNC);
 
-  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0);
+  handle = evl_handle_pool_take (&priv->pool, callback, user_data, notify, 0);
   ready_push (priv, handle);
   return handle;
 }
@@ -246,7 +263,7 @@ evl_loop_call_soon_internal (EvlLoop        *loop,
         notify (user_data);
       return FALSE;
     }
-  ready_push (priv, evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, -1, 0));
+  ready_push (priv, evl_handle_pool_take (&priv->pool, callback, user_data, notify, 0));
   return TRUE;
 }
 
@@ -273,9 +290,10 @@ schedule_timer (EvlLoop        *loop,
   EvlHandle *handle;
 
   check_thread (loop, priv, "evl_loop_call_at");
-  handle = evl_handle_pool_take (&priv->pool, loop, callback, user_data, notify, MAX (when, 0),
-                                 EVL_HANDLE_TIMER);
-  handle->seq = priv->seq++;
+  handle = evl_handle_pool_take (&priv->timer_pool, callback, user_data, notify, EVL_HANDLE_TIMER);
+  EVL_TIMER_HANDLE (handle)->when = MAX (when, 0);
+  EVL_TIMER_HANDLE (handle)->seq = priv->timer_seq++;
+  EVL_TIMER_HANDLE (handle)->loop = loop;
   evl_timer_heap_push (&priv->timers, handle);
   return handle;
 }
@@ -378,28 +396,46 @@ post_threadsafe (EvlLoop        *loop,
                  gint            refs)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
-  EvlHandle *handle;
+  EvlThreadsafeHandle *ts, *head;
 
-  handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_THREADSAFE);
-  handle->ref_count = refs;
+  ts = evl_threadsafe_handle_new (callback, user_data, notify, refs);
 
-  g_mutex_lock (&priv->ts_lock);
-  if (G_UNLIKELY (priv->ts_closed))
+  /* Push on the post list (a Treiber stack: the loop only ever takes the
+   * whole list, so there is no ABA). The compare-and-exchange publishes
+   * the handle's fields. */
+  head = g_atomic_pointer_get (&priv->ts_posts);
+  do
     {
-      g_mutex_unlock (&priv->ts_lock);
-      handle->ref_count = 1;
-      evl_handle_unref (handle);
-      return NULL;
+      if (G_UNLIKELY (head == EVL_TS_CLOSED))
+        {
+          ts->base.ref_count = 1;
+          evl_handle_unref (&ts->base);
+          return NULL;
+        }
+      ts->next = head;
     }
-  g_ptr_array_add (priv->ts_queue, handle);
-  /* Wake under the lock: close() closes the wakeup descriptor after it
-   * marked the queue closed under this lock, so the descriptor written to
-   * is still the loop's (its number may otherwise belong to a new file by
-   * then). */
-  evl_loop_wakeup (loop);
-  g_mutex_unlock (&priv->ts_lock);
+  while (!g_atomic_pointer_compare_and_exchange_full (&priv->ts_posts, head, ts, &head));
 
-  return handle;
+  /* Coalesced wakeup: only the post that finds the flag clear writes.
+   * The loop clears the flag before it takes the list (both sequentially
+   * consistent), so a post it does not take sees the flag clear or set
+   * by a post that wakes it. A plain load first: under a burst of posts
+   * the flag is mostly set already, and a compare-and-exchange would
+   * bounce its cache line between the posting threads for nothing. */
+  if (g_atomic_int_get (&priv->wake_pending) == 0 &&
+      g_atomic_int_compare_and_exchange (&priv->wake_pending, 0, 1))
+    {
+      /* Under the lock: close() closes the wakeup descriptor after it
+       * marked the loop closed under this lock, so the descriptor written
+       * to is still the loop's (its number may otherwise belong to a new
+       * file by then). */
+      g_mutex_lock (&priv->ts_lock);
+      if (!priv->ts_closed && priv->wake_fd_write >= 0)
+        evl_wakeup_signal (priv->wake_fd_write);
+      g_mutex_unlock (&priv->ts_lock);
+    }
+
+  return &ts->base;
 }
 
 /**
@@ -595,7 +631,7 @@ static gboolean
 check_fd (int      fd,
           GError **error)
 {
-  if (fd < 0 || (fcntl (fd, F_GETFD) < 0 && errno == EBADF))
+  if (!evl_os_fd_is_open (fd))
     {
       g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
                    _("File descriptor %d is not open; pass an open file descriptor"), fd);
@@ -648,7 +684,7 @@ add_watch (EvlLoop         *loop,
   check_thread (loop, priv, G_STRFUNC);
 
   entry = evl_loop_lookup_fd (loop, fd, TRUE);
-  handle = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_IO);
+  handle = evl_handle_new (callback, user_data, notify, EVL_HANDLE_IO);
   old = *watch_slot (entry, writer, internal);
   *watch_slot (entry, writer, internal) = handle;
   if (old != NULL)
@@ -901,7 +937,7 @@ evl_loop_add_signal_handler (EvlLoop         *loop,
         notify (user_data);
       return FALSE;
     }
-  priv->signal_handlers[signum] = evl_handle_new (loop, callback, user_data, notify, -1, EVL_HANDLE_IO);
+  priv->signal_handlers[signum] = evl_handle_new (callback, user_data, notify, EVL_HANDLE_IO);
   if (old != NULL)
     {
       evl_handle_cancel (old);
@@ -945,31 +981,50 @@ evl_loop_remove_signal_handler (EvlLoop *loop,
 /* ---------------------------------------------------------------------- */
 /* one iteration */
 
+/* Moves the posts of other threads to the ready queue, oldest first. */
+static void
+take_posts (EvlLoopPrivate *priv)
+{
+  EvlThreadsafeHandle *ts, *next;
+  guint64 first, last;
+
+  ts = g_atomic_pointer_exchange (&priv->ts_posts, NULL);
+  if (G_UNLIKELY (ts == EVL_TS_CLOSED))
+    {
+      g_atomic_pointer_set (&priv->ts_posts, EVL_TS_CLOSED);
+      return;
+    }
+  if (ts == NULL)
+    return;
+  /* The list is newest first: queue it as it comes, then reverse the
+   * queued stretch of the ring. */
+  first = priv->ready_tail;
+  for (; ts != NULL; ts = next)
+    {
+      next = ts->next;
+      ready_push (priv, &ts->base);
+    }
+  last = priv->ready_tail - 1;
+  while (first < last)
+    {
+      EvlHandle **a = &priv->ready[first++ & priv->ready_mask];
+      EvlHandle **b = &priv->ready[last-- & priv->ready_mask];
+      EvlHandle *tmp = *a;
+
+      *a = *b;
+      *b = tmp;
+    }
+}
+
 static void
 process_wakeups (EvlLoop        *loop,
                  EvlLoopPrivate *priv)
 {
-  GPtrArray *queue = NULL;
-  guint i;
-
   if (!g_atomic_int_get (&priv->wake_pending))
     return;
   g_atomic_int_set (&priv->wake_pending, 0);
 
-  g_mutex_lock (&priv->ts_lock);
-  if (priv->ts_queue->len > 0)
-    {
-      queue = priv->ts_queue;
-      priv->ts_queue = g_ptr_array_sized_new (MAX (16, queue->len));
-    }
-  g_mutex_unlock (&priv->ts_lock);
-
-  if (queue != NULL)
-    {
-      for (i = 0; i < queue->len; i++)
-        ready_push (priv, queue->pdata[i]);
-      g_ptr_array_unref (queue);
-    }
+  take_posts (priv);
   if (priv->signals != NULL && evl_signal_target_pending (priv->signals))
     evl_signal_target_dispatch (priv->signals, dispatch_signal, loop);
 }
@@ -989,7 +1044,7 @@ drop_cancelled_timers (EvlLoopPrivate *priv)
     {
       evl_timer_heap_pop (&priv->timers);
       g_atomic_int_add (&priv->timers_cancelled, -1);
-      top->loop = NULL;
+      EVL_TIMER_HANDLE (top)->loop = NULL;
       evl_handle_unref (top);
     }
 }
@@ -999,7 +1054,7 @@ evl_loop_has_ready_work (EvlLoop *loop)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
 
-  return priv->ready_len > 0 || g_atomic_int_get (&priv->wake_pending);
+  return ready_len (priv) > 0 || g_atomic_int_get (&priv->wake_pending);
 }
 
 gint64
@@ -1010,13 +1065,13 @@ evl_loop_get_next_deadline (EvlLoop *loop)
 
   drop_cancelled_timers (priv);
   top = evl_timer_heap_peek (&priv->timers);
-  return top != NULL ? top->when : -1;
+  return top != NULL ? EVL_TIMER_HANDLE (top)->when : -1;
 }
 
-static void
-run_handle (EvlLoop        *loop,
-            EvlLoopPrivate *priv,
-            EvlHandle      *handle)
+static void G_GNUC_NO_INLINE
+run_handle_slow (EvlLoop        *loop,
+                 EvlLoopPrivate *priv,
+                 EvlHandle      *handle)
 {
   if (G_UNLIKELY (priv->debug))
     {
@@ -1030,6 +1085,42 @@ run_handle (EvlLoop        *loop,
     }
   else
     evl_handle_run (handle);
+  if (g_atomic_int_get (&handle->flags) & EVL_HANDLE_TIMER)
+    evl_handle_pool_unref (&priv->timer_pool, handle);
+  else
+    evl_handle_pool_unref (&priv->pool, handle);
+}
+
+/* The queue's reference to @handle ends here. The common case (a
+ * call_soon handle, no debug mode) is evl_handle_run() and
+ * evl_handle_pool_unref() inlined: the handle is the loop thread's alone,
+ * so no atomic read-modify-write. */
+static inline void
+run_handle (EvlLoop        *loop,
+            EvlLoopPrivate *priv,
+            EvlHandle      *handle)
+{
+  gint flags = handle->flags;
+  GDestroyNotify notify;
+  gpointer data;
+
+  if (G_UNLIKELY ((flags & (EVL_HANDLE_CANCELLED | EVL_HANDLE_RUNNING | EVL_HANDLE_THREADSAFE |
+                            EVL_HANDLE_TIMER | EVL_HANDLE_IO)) || priv->debug))
+    {
+      run_handle_slow (loop, priv, handle);
+      return;
+    }
+  data = handle->user_data;
+  handle->flags = flags | EVL_HANDLE_RUNNING;
+  handle->callback (data);
+  /* It may have been cancelled while it ran (that did not release it). */
+  handle->flags &= ~EVL_HANDLE_RUNNING;
+  notify = handle->notify;
+  handle->notify = NULL;
+  handle->callback = NULL;
+  handle->user_data = NULL;
+  if (notify != NULL)
+    notify (data);
   evl_handle_pool_unref (&priv->pool, handle);
 }
 
@@ -1058,7 +1149,7 @@ evl_loop_run_once (EvlLoop  *loop,
 
   deadline = evl_loop_get_next_deadline (loop);
 
-  if (!explicit_run || priv->ready_len > 0 || g_atomic_int_get (&priv->stopping) ||
+  if (!explicit_run || ready_len (priv) > 0 || g_atomic_int_get (&priv->stopping) ||
       g_atomic_int_get (&priv->wake_pending))
     timeout = 0;
   else if (deadline >= 0)
@@ -1084,18 +1175,18 @@ evl_loop_run_once (EvlLoop  *loop,
         {
           evl_timer_heap_pop (&priv->timers);
           g_atomic_int_add (&priv->timers_cancelled, -1);
-          handle->loop = NULL;
+          EVL_TIMER_HANDLE (handle)->loop = NULL;
           evl_handle_unref (handle);
           continue;
         }
-      if (handle->when > now)
+      if (EVL_TIMER_HANDLE (handle)->when > now)
         break;
       evl_timer_heap_pop (&priv->timers);
-      handle->loop = NULL;
+      EVL_TIMER_HANDLE (handle)->loop = NULL;
       ready_push (priv, handle);
     }
 
-  limit = priv->seq;
+  limit = priv->ready_tail;
   while (!priv->closed && (handle = ready_pop_until (priv, limit)) != NULL)
     run_handle (loop, priv, handle);
 }
@@ -1399,7 +1490,7 @@ drop_everything (EvlLoop        *loop,
                  EvlLoopPrivate *priv)
 {
   EvlHandle *handle;
-  GPtrArray *queue;
+  EvlThreadsafeHandle *posts;
   guint i;
 
   /* Each pass may run notifies that schedule more; the loop is closed, so
@@ -1412,7 +1503,7 @@ drop_everything (EvlLoop        *loop,
     }
   while ((handle = evl_timer_heap_pop (&priv->timers)) != NULL)
     {
-      handle->loop = NULL;
+      EVL_TIMER_HANDLE (handle)->loop = NULL;
       evl_handle_release (handle);
       evl_handle_unref (handle);
     }
@@ -1420,17 +1511,20 @@ drop_everything (EvlLoop        *loop,
 
   g_mutex_lock (&priv->ts_lock);
   priv->ts_closed = TRUE;
-  queue = priv->ts_queue;
-  priv->ts_queue = g_ptr_array_new ();
   g_mutex_unlock (&priv->ts_lock);
-  for (i = 0; i < queue->len; i++)
+  posts = g_atomic_pointer_exchange (&priv->ts_posts, EVL_TS_CLOSED);
+  if (posts == EVL_TS_CLOSED)
+    posts = NULL;
+  while (posts != NULL)
     {
-      handle = queue->pdata[i];
+      EvlThreadsafeHandle *next = posts->next;
+
+      handle = &posts->base;
       g_atomic_int_or (&handle->flags, EVL_HANDLE_CANCELLED);
       evl_handle_release (handle);
       evl_handle_unref (handle);
+      posts = next;
     }
-  g_ptr_array_unref (queue);
 
   if (priv->signal_handlers != NULL)
     {
@@ -1832,12 +1926,12 @@ evl_loop_finalize (GObject *object)
   if (priv->exc_notify != NULL)
     priv->exc_notify (priv->exc_data);
   g_clear_pointer (&priv->context, g_main_context_unref);
-  g_ptr_array_unref (priv->ts_queue);
   g_mutex_clear (&priv->ts_lock);
   g_free (priv->ready);
   g_free (priv->fds);
   evl_timer_heap_clear (&priv->timers);
   evl_handle_pool_clear (&priv->pool);
+  evl_handle_pool_clear (&priv->timer_pool);
 
   G_OBJECT_CLASS (evl_loop_parent_class)->finalize (object);
 }
@@ -1962,6 +2056,9 @@ evl_loop_init (EvlLoop *loop)
   priv->slow_callback_duration = 0.1;
   priv->debug = debug != NULL && *debug != '\0' && !g_str_equal (debug, "0");
   g_mutex_init (&priv->ts_lock);
-  priv->ts_queue = g_ptr_array_new ();
+  priv->ready_mask = 255;
+  priv->ready = g_new (EvlHandle *, priv->ready_mask + 1);
+  evl_handle_pool_init (&priv->pool, sizeof (EvlHandle));
+  evl_handle_pool_init (&priv->timer_pool, sizeof (EvlTimerHandle));
   evl_timer_heap_init (&priv->timers);
 }

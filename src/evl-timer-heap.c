@@ -10,7 +10,9 @@ static inline gboolean
 timer_less (const EvlHandle *a,
             const EvlHandle *b)
 {
-  return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+  const EvlTimerHandle *ta = (const EvlTimerHandle *) a, *tb = (const EvlTimerHandle *) b;
+
+  return ta->when < tb->when || (ta->when == tb->when && ta->seq < tb->seq);
 }
 
 static void
@@ -110,7 +112,7 @@ evl_timer_heap_compact (EvlTimerHeap *heap)
 
       if (evl_handle_cancelled_fast (h))
         {
-          h->loop = NULL;
+          EVL_TIMER_HANDLE (h)->loop = NULL;
           evl_handle_unref (h);
         }
       else

@@ -84,8 +84,29 @@ struct _SockWaiters
   gboolean  writer;
   gboolean  watching;       /* the internal watch is installed */
   gboolean  removing;       /* we remove it ourselves: not a close */
+  guint     skips;          /* readiness_start(): tries skipped in a row */
+  gboolean  expect_wait;    /* the last try on an adopted watch: EAGAIN */
+  gboolean  unverified;     /* adopted: in SockTable.unverified */
+  GList     vlink;          /* our node there */
   GQueue    queue;          /* SockOp, FIFO */
 };
+
+/* An operation that adopts the watch (see readiness_start()) skips its
+ * first syscall while the last one tried in its place said EAGAIN, but
+ * tries one in SKIP_PROBE all the same, in case the traffic changed. */
+#define SKIP_PROBE 8
+
+/* The loop's table of the fds operations use (readiness back half). */
+typedef struct
+{
+  GHashTable *fds;          /* fd -> SockFd */
+  GQueue      unverified;   /* SockWaiters whose adopted watch awaits proof */
+  gboolean    verify_armed; /* the timer that re-arms what is still unproven */
+} SockTable;
+
+/* How long an adopted watch may wait for its first event before it is
+ * registered afresh (see readiness_start()). */
+#define VERIFY_DELAY 0.001
 
 struct _SockFd
 {
@@ -100,6 +121,7 @@ struct _SockFd
 
 static void sock_op_finish (SockOp *sop,
                             int     result);
+static void release_if_idle (SockWaiters *w);
 
 /* ---------------------------------------------------------------------- */
 /* SockOp */
@@ -287,24 +309,64 @@ sock_table_quark (void)
   return quark;
 }
 
+static void
+unverified_remove (SockTable   *table,
+                   SockWaiters *w)
+{
+  if (!w->unverified)
+    return;
+  w->unverified = FALSE;
+  g_queue_unlink (&table->unverified, &w->vlink);
+  sock_fd_unref (w->sfd);
+}
+
+static void
+unverified_clear (SockTable *table)
+{
+  GList *l;
+
+  while ((l = table->unverified.head) != NULL)
+    unverified_remove (table, l->data);
+}
+
+static void
+sock_table_free (gpointer data)
+{
+  SockTable *table = data;
+
+  unverified_clear (table);
+  g_hash_table_unref (table->fds);
+  g_free (table);
+}
+
+static SockTable *
+get_table (EvlLoop  *loop,
+           gboolean  create)
+{
+  SockTable *table = g_object_get_qdata (G_OBJECT (loop), sock_table_quark ());
+
+  if (table == NULL && create)
+    {
+      table = g_new0 (SockTable, 1);
+      table->fds = g_hash_table_new_full (NULL, NULL, NULL, sock_fd_unref);
+      g_queue_init (&table->unverified);
+      g_object_set_qdata_full (G_OBJECT (loop), sock_table_quark (), table, sock_table_free);
+    }
+  return table;
+}
+
 static SockWaiters *
 lookup_waiters (EvlLoop  *loop,
                 int       fd,
                 gboolean  writer,
                 gboolean  create)
 {
-  GHashTable *table = g_object_get_qdata (G_OBJECT (loop), sock_table_quark ());
+  SockTable *table = get_table (loop, create);
   SockFd *sfd;
 
   if (table == NULL)
-    {
-      if (!create)
-        return NULL;
-      table = g_hash_table_new_full (NULL, NULL, NULL, sock_fd_unref);
-      g_object_set_qdata_full (G_OBJECT (loop), sock_table_quark (), table,
-                               (GDestroyNotify) g_hash_table_unref);
-    }
-  sfd = g_hash_table_lookup (table, GINT_TO_POINTER (fd));
+    return NULL;
+  sfd = g_hash_table_lookup (table->fds, GINT_TO_POINTER (fd));
   if (sfd == NULL)
     {
       guint i;
@@ -319,9 +381,10 @@ lookup_waiters (EvlLoop  *loop,
         {
           sfd->dir[i].sfd = sfd;
           sfd->dir[i].writer = i == 1;
+          sfd->dir[i].vlink.data = &sfd->dir[i];
           g_queue_init (&sfd->dir[i].queue);
         }
-      g_hash_table_insert (table, GINT_TO_POINTER (fd), sfd);
+      g_hash_table_insert (table->fds, GINT_TO_POINTER (fd), sfd);
     }
   return &sfd->dir[writer ? 1 : 0];
 }
@@ -330,15 +393,79 @@ lookup_waiters (EvlLoop  *loop,
 static void
 forget_if_idle (SockFd *sfd)
 {
-  GHashTable *table;
+  SockTable *table;
   guint i;
 
   for (i = 0; i < 2; i++)
     if (sfd->dir[i].watching || sfd->dir[i].queue.length > 0)
       return;
-  table = g_object_get_qdata (G_OBJECT (sfd->loop), sock_table_quark ());
-  if (table != NULL && g_hash_table_lookup (table, GINT_TO_POINTER (sfd->fd)) == sfd)
-    g_hash_table_remove (table, GINT_TO_POINTER (sfd->fd));
+  table = get_table (sfd->loop, FALSE);
+  if (table != NULL && g_hash_table_lookup (table->fds, GINT_TO_POINTER (sfd->fd)) == sfd)
+    g_hash_table_remove (table->fds, GINT_TO_POINTER (sfd->fd));
+}
+
+/* The timer: every adopted watch still unproven is registered afresh. */
+static void
+verify_cb (gpointer data)
+{
+  SockTable *table = get_table (data, FALSE);
+  GList *l;
+
+  if (table == NULL)
+    return;
+  table->verify_armed = FALSE;
+  while ((l = table->unverified.head) != NULL)
+    {
+      SockWaiters *w = l->data;
+      SockFd *sfd = w->sfd;
+
+      sfd->ref_count++;
+      unverified_remove (table, w);
+      if (w->watching && w->queue.length > 0 &&
+          !evl_loop_rearm_fd (sfd->loop, sfd->fd, NULL))
+        {
+          /* The number is not open any more. */
+          while ((l = w->queue.head) != NULL)
+            sock_op_finish (l->data, -EBADF);
+          release_if_idle (w);
+        }
+      sock_fd_unref (sfd);
+    }
+}
+
+/* The timer's notify: it ran, or the loop dropped it (closing). */
+static void
+verify_notify (gpointer data)
+{
+  SockTable *table = get_table (data, FALSE);
+
+  if (table != NULL)
+    table->verify_armed = FALSE;
+}
+
+/* @w's watch was installed for an operation that has just ended, and
+ * one started from its callback waits on it (waiters_ready()). That
+ * callback may have closed the fd and opened another file under the same
+ * number, which epoll does not watch (it forgot the old file when it was
+ * closed) although the loop thinks it does. Rather than a syscall for
+ * every such operation, a watch that reports an event has proven itself,
+ * and the few still unproven after VERIFY_DELAY are registered afresh
+ * (one epoll_ctl MOD each, and ADD where the file is new). */
+static void
+adopt_watch (SockWaiters *w)
+{
+  SockTable *table = get_table (w->sfd->loop, TRUE);
+
+  if (w->unverified)
+    return;
+  w->unverified = TRUE;
+  w->sfd->ref_count++;
+  g_queue_push_tail_link (&table->unverified, &w->vlink);
+  if (!table->verify_armed)
+    {
+      table->verify_armed = TRUE;
+      evl_loop_call_later (w->sfd->loop, VERIFY_DELAY, verify_cb, w->sfd->loop, verify_notify);
+    }
 }
 
 /* One non-blocking syscall for the current step: >= 0, or -errno. */
@@ -462,17 +589,47 @@ release_if_idle (SockWaiters *w)
 }
 
 /* The internal watch fired: retry the waiting operations in order (each
- * leaves the queue when it ends). */
+ * leaves the queue when it ends).
+ *
+ * This runs from the loop's own dispatch, so an operation that ends here
+ * runs its callback at once rather than an iteration later (which would
+ * cost a poll more per operation). Operations its callback starts on the
+ * same fd and direction have just tried their syscall: they wait for the
+ * next readiness, and the watch stays for them instead of being removed
+ * and added again (see readiness_start()). */
 static void
 waiters_ready (gpointer data)
 {
   SockWaiters *w = data;
-  GList *l;
+  SockFd *sfd = w->sfd;
+  GList *l, *last = w->queue.tail;
 
-  while ((l = w->queue.head) != NULL)
-    if (!try_steps (l->data))
-      return;
-  release_if_idle (w);
+  sfd->ref_count++;
+  while (w->watching && (l = w->queue.head) != NULL)
+    {
+      SockOp *sop = l->data;
+      EvlOperation *op = g_object_ref (sop->op);
+      gboolean was_last = l == last;
+
+      evl_operation_hold (op, TRUE);
+      if (!try_steps (sop))
+        {
+          evl_operation_hold (op, FALSE);
+          g_object_unref (op);
+          sock_fd_unref (sfd);
+          return;
+        }
+      /* The event was for the file the number names now. */
+      if (w->unverified)
+        unverified_remove (get_table (sfd->loop, FALSE), w);
+      evl_operation_deliver_held (op);
+      g_object_unref (op);
+      if (was_last)
+        break;
+    }
+  if (w->watching)
+    release_if_idle (w);
+  sock_fd_unref (sfd);
 }
 
 /* The watch handle's notify: we removed it, or the loop dropped it while
@@ -507,9 +664,29 @@ readiness_start (SockOp *sop)
   SockWaiters *w = lookup_waiters (sop->loop, sop->req.fd, writer, FALSE);
   GError *error = NULL;
 
-  /* FIFO: behind operations already waiting in the same direction. */
-  if ((w == NULL || w->queue.length == 0) && try_steps (sop))
-    return;
+  /* FIFO: behind operations already waiting in the same direction.
+   * An operation started from the callback of the previous one, whose
+   * watch is still installed (waiters_ready()), is a ping-pong's: when
+   * the last such try said EAGAIN, leave the syscall to the watch, which
+   * reports the fd at the next poll if it is ready already. */
+  if (w == NULL || w->queue.length == 0)
+    {
+      if (w == NULL || !w->watching)
+        {
+          if (try_steps (sop))
+            return;
+        }
+      else if (!w->expect_wait || ++w->skips >= SKIP_PROBE)
+        {
+          w->skips = 0;
+          if (try_steps (sop))
+            {
+              w->expect_wait = FALSE;
+              return;
+            }
+          w->expect_wait = TRUE;
+        }
+    }
 
   w = lookup_waiters (sop->loop, sop->req.fd, writer, TRUE);
   if (!w->watching)
@@ -535,6 +712,8 @@ readiness_start (SockOp *sop)
       w->watching = TRUE;
       sock_fd_unref (sfd);
     }
+  else if (w->queue.length == 0)
+    adopt_watch (w);
   sop->state = OP_WAITING;
   sop->waiters = w;
   g_queue_push_tail_link (&w->queue, &sop->link);

@@ -41,6 +41,17 @@ void          evl_operation_return_boolean   (EvlOperation         *self,
 void          evl_operation_return_error     (EvlOperation         *self,
                                               GError               *error);
 
+/* For a completion found inside one of the loop's own callbacks (a watch
+ * that fired), where running the callback at once is what the loop would
+ * do a moment later: evl_operation_hold() (before the operation completes)
+ * keeps the next return_* from scheduling the callback, and
+ * evl_operation_deliver_held() then runs it, once, right there. Never
+ * from inside a call of the caller's: the callback must not run
+ * synchronously from the function that started the operation. */
+void          evl_operation_hold             (EvlOperation         *self,
+                                              gboolean              hold);
+void          evl_operation_deliver_held     (EvlOperation         *self);
+
 /* For the _finish functions: whether @result is an EvlOperation of
  * @source_object made by the function @source_tag. */
 gboolean      evl_operation_is_valid         (GAsyncResult         *result,

@@ -36,6 +36,7 @@ struct _EvlOperation
   guint                completed : 1;
   guint                delivered : 1;
   guint                propagated : 1;
+  guint                held : 1;
 };
 
 static void evl_operation_async_result_iface_init (GAsyncResultIface *iface);
@@ -157,7 +158,31 @@ complete (EvlOperation *self)
   g_return_if_fail (!self->completed);
 
   self->completed = TRUE;
+  if (self->held)
+    return;
   evl_loop_call_soon_internal (self->loop, deliver_cb, g_object_ref (self), deliver_notify);
+}
+
+void
+evl_operation_hold (EvlOperation *self,
+                    gboolean      hold)
+{
+  g_return_if_fail (EVL_IS_OPERATION (self));
+  g_return_if_fail (!self->completed);
+
+  self->held = hold != FALSE;
+}
+
+void
+evl_operation_deliver_held (EvlOperation *self)
+{
+  g_return_if_fail (EVL_IS_OPERATION (self));
+  g_return_if_fail (self->held && self->completed && !self->delivered);
+
+  self->held = FALSE;
+  g_object_ref (self);
+  deliver (self);
+  g_object_unref (self);
 }
 
 void

@@ -768,6 +768,104 @@ test_fd_reuse_sock_before_cancel (void)
   check_fd_reuse_sock (TRUE);
 }
 
+/* The callback of a sock_recv that waited closes the fd, puts another
+ * socket under its number and starts a sock_recv there, in the direction
+ * whose watch the loop keeps between consecutive operations: the new
+ * socket's data arrives all the same (epoll forgot the old file). Done
+ * twice: a ping-pong first, so that the new operation skips its first
+ * recv and leaves it all to the watch. */
+typedef struct
+{
+  EvlLoop  *loop;
+  int       a[2], b[2];
+  guint     n_old;        /* receptions on the old socket */
+  guint     pingpongs;    /* before the swap */
+  RecvResult fresh;
+} SwapInCallback;
+
+static void swap_old_cb (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+swap_old_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  SwapInCallback *s = data;
+  GError *error = NULL;
+  GBytes *bytes = evl_loop_sock_recv_finish (s->loop, result, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 1);
+  g_bytes_unref (bytes);
+  s->n_old++;
+  if (s->n_old < s->pingpongs)
+    {
+      /* Data only once this recv waits (the next iteration). */
+      evl_loop_sock_recv_async (s->loop, s->a[0], 100, NULL, swap_old_cb, s);
+      return;
+    }
+  evl_test_socketpair (s->b);
+  reuse_number (s->a[0], s->b[0]);
+  evl_loop_sock_recv_async (s->loop, s->a[0], 100, NULL, recv_result_cb, &s->fresh);
+}
+
+static void
+swap_write_cb (gpointer data)
+{
+  SwapInCallback *s = data;
+
+  g_assert_cmpint (write (s->a[1], "x", 1), ==, 1);
+}
+
+static void
+check_fd_reuse_in_callback (guint pingpongs)
+{
+  SwapInCallback s = { 0 };
+  guint fds_before = evl_test_count_fds ();
+  guint i;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (s.loop);
+  s.fresh.loop = s.loop;
+  s.pingpongs = pingpongs;
+  evl_test_socketpair (s.a);
+  evl_loop_sock_recv_async (s.loop, s.a[0], 100, NULL, swap_old_cb, &s);
+  for (i = 0; i < pingpongs; i++)
+    {
+      run_iterations (s.loop, 2);
+      g_assert_cmpuint (s.n_old, ==, i);
+      evl_loop_call_soon (s.loop, swap_write_cb, &s, NULL);
+      while (s.n_old == i)
+        evl_test_run_once (s.loop);
+    }
+  g_assert_cmpint (s.b[1], >, 0);
+  run_iterations (s.loop, 2);
+  g_assert_false (s.fresh.done);
+
+  g_assert_cmpint (write (s.b[1], "fresh", 5), ==, 5);
+  test_run_until (s.loop, &s.fresh.done);
+  g_assert_no_error (s.fresh.error);
+  g_assert_cmpmem (g_bytes_get_data (s.fresh.bytes, NULL), g_bytes_get_size (s.fresh.bytes), "fresh", 5);
+
+  g_bytes_unref (s.fresh.bytes);
+  close (s.a[0]);
+  close (s.a[1]);
+  close (s.b[1]);
+  evl_test_close_loop (s.loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
+}
+
+static void
+test_fd_reuse_sock_in_callback (void)
+{
+  check_fd_reuse_in_callback (1);
+}
+
+static void
+test_fd_reuse_sock_in_callback_pingpong (void)
+{
+  check_fd_reuse_in_callback (20);
+}
+
 /* ---------------------------------------------------------------------- */
 /* silent and half-sending peers */
 
@@ -1752,6 +1850,8 @@ main (int    argc,
   g_test_add_func ("/Evl/Faults/fd-reuse/watches", test_fd_reuse_watches);
   g_test_add_func ("/Evl/Faults/fd-reuse/sock-after-cancel", test_fd_reuse_sock_after_cancel);
   g_test_add_func ("/Evl/Faults/fd-reuse/sock-before-cancel", test_fd_reuse_sock_before_cancel);
+  g_test_add_func ("/Evl/Faults/fd-reuse/sock-in-callback", test_fd_reuse_sock_in_callback);
+  g_test_add_func ("/Evl/Faults/fd-reuse/sock-in-callback-pingpong", test_fd_reuse_sock_in_callback_pingpong);
   g_test_add_func ("/Evl/Faults/silent-peers", test_silent_peers);
   g_test_add_func ("/Evl/Faults/huge-write", test_huge_write);
   g_test_add_func ("/Evl/Faults/exception-handler", test_exception_handler_from_callbacks);

@@ -46,15 +46,58 @@ evl_handle_new (EvlCallback     callback,
 #define BLOCK_HEADER sizeof (EvlHandleBlock)
 #define POOL_MAX_FREE_BYTES (1024 * 1024)
 
+/* Blocks whose handles are all freed wait here for reuse, up to a bound:
+ * taking fresh memory from malloc costs page faults when a burst of
+ * handles comes and goes (glibc trims what was freed). One lock per block
+ * of a few hundred handles. */
+#define BLOCK_CACHE_MAX 64
+
+static GMutex block_cache_lock;
+static EvlHandleBlock *block_cache;   /* linked through the first slot */
+static guint block_cache_len;
+
+static inline EvlHandleBlock **
+block_cache_link (EvlHandleBlock *block)
+{
+  return (EvlHandleBlock **) (block + 1);
+}
+
 static EvlHandleBlock *
 block_new (guint slot_size)
 {
-  EvlHandleBlock *block = g_aligned_alloc (1, EVL_HANDLE_BLOCK_SIZE, EVL_HANDLE_BLOCK_SIZE);
+  EvlHandleBlock *block;
+
+  g_mutex_lock (&block_cache_lock);
+  block = block_cache;
+  if (block != NULL)
+    {
+      block_cache = *block_cache_link (block);
+      block_cache_len--;
+    }
+  g_mutex_unlock (&block_cache_lock);
+  if (block == NULL)
+    block = g_aligned_alloc (1, EVL_HANDLE_BLOCK_SIZE, EVL_HANDLE_BLOCK_SIZE);
 
   block->live = (EVL_HANDLE_BLOCK_SIZE - BLOCK_HEADER) / slot_size;
   block->used = BLOCK_HEADER;
   block->slot_size = slot_size;
   return block;
+}
+
+static void
+block_free (EvlHandleBlock *block)
+{
+  g_mutex_lock (&block_cache_lock);
+  if (block_cache_len < BLOCK_CACHE_MAX)
+    {
+      *block_cache_link (block) = block_cache;
+      block_cache = block;
+      block_cache_len++;
+      block = NULL;
+    }
+  g_mutex_unlock (&block_cache_lock);
+  if (block != NULL)
+    g_aligned_free (block);
 }
 
 static inline gboolean
@@ -78,7 +121,7 @@ evl_handle_block_release (EvlHandleBlock *block,
                           gint            n)
 {
   if (n > 0 && g_atomic_int_add (&block->live, -n) == n)
-    g_aligned_free (block);
+    block_free (block);
 }
 
 /* The slots of a block that were never carved. */
@@ -146,7 +189,14 @@ evl_handle_pool_clear (EvlHandlePool *pool)
 /* Cross-thread posts: each posting thread carves from a block of its own
  * (freed by whichever thread frees its last handle), so posting takes no
  * lock and shares no allocator state. */
-static __thread EvlHandleBlock *ts_block;
+/* initial-exec: no __tls_get_addr() call per post (8 bytes of the static
+ * TLS surplus that glibc keeps for libraries loaded later). */
+#if defined(__ELF__) && defined(__GNUC__)
+# define TLS_INITIAL_EXEC __attribute__ ((tls_model ("initial-exec")))
+#else
+# define TLS_INITIAL_EXEC
+#endif
+static __thread EvlHandleBlock *ts_block TLS_INITIAL_EXEC;
 
 static void
 ts_block_thread_exit (gpointer data)

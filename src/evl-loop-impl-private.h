@@ -59,6 +59,8 @@ typedef struct
   /* call_soon_threadsafe: a lock-free LIFO of posts (atomic; the loop
    * takes it whole and reverses it), EVL_TS_CLOSED once the loop closed */
   EvlThreadsafeHandle *ts_posts;
+  EvlHandleBlock *freed_block;      /* posts run and freed, not yet */
+  gint          freed_in_block;     /* given back to their block */
   GMutex        ts_lock;            /* guards writes to the wakeup fd */
   gboolean      ts_closed;          /* under ts_lock */
 

@@ -321,7 +321,7 @@ evl_loop_call_later (EvlLoop        *loop,
                      gpointer        user_data,
                      GDestroyNotify  notify)
 {
-  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (is_loop_fast (loop), NULL);
   g_return_val_if_fail (callback != NULL, NULL);
 
   if (G_UNLIKELY (isnan (delay)))
@@ -361,7 +361,7 @@ evl_loop_call_at (EvlLoop        *loop,
                   gpointer        user_data,
                   GDestroyNotify  notify)
 {
-  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (is_loop_fast (loop), NULL);
   g_return_val_if_fail (callback != NULL, NULL);
 
   if (G_UNLIKELY (isnan (when)))
@@ -460,7 +460,7 @@ evl_loop_call_soon_threadsafe (EvlLoop        *loop,
 {
   EvlHandle *handle;
 
-  g_return_val_if_fail (EVL_IS_LOOP (loop), NULL);
+  g_return_val_if_fail (is_loop_fast (loop), NULL);
   g_return_val_if_fail (callback != NULL, NULL);
 
   handle = post_threadsafe (loop, callback, user_data, notify, 2);
@@ -1091,6 +1091,51 @@ run_handle_slow (EvlLoop        *loop,
     evl_handle_pool_unref (&priv->pool, handle);
 }
 
+/* Gives back the handle slots freed since the last flush. */
+static void
+flush_freed_posts (EvlLoopPrivate *priv)
+{
+  if (priv->freed_block != NULL)
+    {
+      evl_handle_block_release (priv->freed_block, priv->freed_in_block);
+      priv->freed_block = NULL;
+      priv->freed_in_block = 0;
+    }
+}
+
+/* A call_soon_threadsafe() handle: as evl_handle_run() and
+ * evl_handle_unref(), with one atomic read-modify-write (the reference
+ * count). Another thread may only set CANCELLED (which never releases a
+ * THREADSAFE handle) or drop its own reference, so the release needs no
+ * atomics: nobody else releases it while the queue holds its reference.
+ * Freed slots go back to their block in batches. */
+static inline void
+run_post (EvlLoopPrivate *priv,
+          EvlHandle      *handle,
+          gint            flags)
+{
+  GDestroyNotify notify = handle->notify;
+  gpointer data = handle->user_data;
+  EvlHandleBlock *block;
+
+  if (G_LIKELY (!(flags & EVL_HANDLE_CANCELLED)))
+    handle->callback (data);
+  handle->notify = NULL;
+  handle->callback = NULL;
+  handle->user_data = NULL;
+  if (notify != NULL)
+    notify (data);
+  if (!g_atomic_int_dec_and_test (&handle->ref_count))
+    return;
+  block = evl_handle_block_of (handle);
+  if (block != priv->freed_block)
+    {
+      flush_freed_posts (priv);
+      priv->freed_block = block;
+    }
+  priv->freed_in_block++;
+}
+
 /* The queue's reference to @handle ends here. The common case (a
  * call_soon handle, no debug mode) is evl_handle_run() and
  * evl_handle_pool_unref() inlined: the handle is the loop thread's alone,
@@ -1100,14 +1145,19 @@ run_handle (EvlLoop        *loop,
             EvlLoopPrivate *priv,
             EvlHandle      *handle)
 {
-  gint flags = handle->flags;
+  gint flags = g_atomic_int_get (&handle->flags);
   GDestroyNotify notify;
   gpointer data;
 
   if (G_UNLIKELY ((flags & (EVL_HANDLE_CANCELLED | EVL_HANDLE_RUNNING | EVL_HANDLE_THREADSAFE |
                             EVL_HANDLE_TIMER | EVL_HANDLE_IO)) || priv->debug))
     {
-      run_handle_slow (loop, priv, handle);
+      if ((flags & (EVL_HANDLE_THREADSAFE | EVL_HANDLE_POOLED | EVL_HANDLE_RUNNING |
+                    EVL_HANDLE_TIMER | EVL_HANDLE_IO)) ==
+          (EVL_HANDLE_THREADSAFE | EVL_HANDLE_POOLED) && !priv->debug)
+        run_post (priv, handle, flags);
+      else
+        run_handle_slow (loop, priv, handle);
       return;
     }
   data = handle->user_data;
@@ -1189,6 +1239,7 @@ evl_loop_run_once (EvlLoop  *loop,
   limit = priv->ready_tail;
   while (!priv->closed && (handle = ready_pop_until (priv, limit)) != NULL)
     run_handle (loop, priv, handle);
+  flush_freed_posts (priv);
 }
 
 void

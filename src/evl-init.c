@@ -5,9 +5,9 @@
 #include "config.h"
 
 #include <libintl.h>
-#include <pthread.h>
 
 #include "evl-loop-private.h"
+#include "evl-platform-private.h"
 
 /* Bumped in the child of every fork(): a loop made before the fork shares
  * its epoll set or io_uring with the parent's loop there. */
@@ -38,7 +38,7 @@ evl_init (void)
 
       bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
       bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-      pthread_atfork (NULL, NULL, child_after_fork);
+      evl_platform_at_fork_child (child_after_fork);
       g_once_init_leave (&initialized, 1);
     }
 }

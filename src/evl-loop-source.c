@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "evl-loop-impl-private.h"
+#include "evl-os-private.h"
 
 /* The loop as a GSource (PyGObject's gi/events.py and libdex's io_uring
  * source show the shape): prepare() reports ready callbacks or the next
@@ -25,6 +26,7 @@ typedef struct
   GSource     source;
   EvlLoop    *loop;       /* strong reference */
   gpointer    poll_tag;   /* the backend's poll fd, when it has one */
+  GPollFD     poll_record; /* its record where GLib needs one (Windows) */
   GHashTable *fd_tags;    /* fd -> tag, fallback mode only */
 } EvlLoopSource;
 
@@ -98,6 +100,9 @@ evl_loop_source_check (GSource *source)
     return TRUE;
   deadline = evl_loop_get_next_deadline (ls->loop);
   if (deadline >= 0 && deadline <= evl_loop_time_ns (ls->loop))
+    return TRUE;
+  /* A poll handle (Windows: GLib does not make the source ready itself). */
+  if (ls->poll_record.revents != 0)
     return TRUE;
   /* The fds: GLib itself makes a source ready when one of its unix fds
    * polled ready, whatever check() says. (Asking with
@@ -174,15 +179,15 @@ evl_loop_source_fd_changed (GSource    *source,
     {
       if (tag != NULL)
         {
-          g_source_remove_unix_fd (source, tag);
+          evl_os_source_remove_fd (source, tag);
           g_hash_table_remove (ls->fd_tags, GINT_TO_POINTER (fd));
         }
     }
   else if (tag != NULL)
-    g_source_modify_unix_fd (source, tag, evl_to_condition (events));
+    evl_os_source_modify_fd (source, tag, evl_to_condition (events));
   else
     g_hash_table_insert (ls->fd_tags, GINT_TO_POINTER (fd),
-                         g_source_add_unix_fd (source, fd, evl_to_condition (events)));
+                         evl_os_source_add_fd (source, fd, evl_to_condition (events)));
 }
 
 static void
@@ -251,7 +256,7 @@ evl_loop_create_source (EvlLoop *loop)
 
   poll_fd = priv->backend->get_poll_fd (loop);
   if (poll_fd >= 0)
-    ls->poll_tag = g_source_add_unix_fd (source, poll_fd, G_IO_IN);
+    ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, poll_fd);
   else
     {
       ls->fd_tags = g_hash_table_new (NULL, NULL);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "evl-loop-impl-private.h"
+#include "evl-os-private.h"
 #include "evl-wakeup-private.h"
 
 /**
@@ -79,10 +80,7 @@ evl_loop_class_set_backend (EvlLoopClass         *klass,
 gint64
 evl_loop_time_ns (EvlLoop *loop)
 {
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+  return evl_os_monotonic_ns ();
 }
 
 /**

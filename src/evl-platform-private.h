@@ -12,4 +12,8 @@ G_BEGIN_DECLS
  * ran main()), as Python's threading.main_thread(). */
 gboolean  evl_is_main_thread (void);
 
+/* Has @func called in the child process after every fork() (pthread_atfork);
+ * nothing where there is no fork(). */
+void      evl_platform_at_fork_child (void (*func) (void));
+
 G_END_DECLS

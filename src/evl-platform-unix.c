@@ -12,10 +12,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #ifdef __linux__
 # include <sys/syscall.h>
-#else
-# include <pthread.h>
 #endif
 
 #ifdef __linux__
@@ -50,3 +49,9 @@ evl_is_main_thread (void)
 }
 
 #endif /* __linux__ */
+
+void
+evl_platform_at_fork_child (void (*func) (void))
+{
+  pthread_atfork (NULL, NULL, func);
+}

@@ -4,11 +4,10 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 
+#include "evl-os-private.h"
 #include "evl-selector-private.h"
 #include "evl-loop-private.h"
 
@@ -287,7 +286,7 @@ evl_selector_register (EvlSelector    *self,
                    fd);
       return FALSE;
     }
-  if (fcntl (fd, F_GETFD) == -1 && errno == EBADF)
+  if (!evl_os_fd_is_open (fd))
     {
       g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
                    _("File descriptor %d is not open; register an open "

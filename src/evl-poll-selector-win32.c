@@ -1,0 +1,274 @@
+/* evl-poll-selector-win32.c: the poll selector on Windows (WSAPoll)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "evl-winsock-wait-private.h"
+#include "evl-selector-private.h"
+#include "evl-loop-private.h"
+
+/**
+ * EvlPollSelector:
+ *
+ * A selector that uses poll(2), like Python's `selectors.PollSelector`.
+ * It is available on every POSIX system and has no limit on file
+ * descriptor numbers; each wait costs time proportional to the number of
+ * registered file descriptors. On Windows it uses `WSAPoll()` and watches
+ * sockets only (the `fd` is a `SOCKET`), with no limit on their number.
+ */
+
+struct _EvlPollSelector
+{
+  EvlSelector     parent_instance;
+
+  WSAPOLLFD      *pfds;       /* the watched sockets, in no particular order */
+  guint           n_pfds;
+  guint           pfds_alloc;
+  GHashTable     *index;      /* fd -> position in pfds + 1 */
+  guint           start;      /* where the next scan of the results begins */
+  EvlWinsockWait  wait;
+};
+
+G_DEFINE_FINAL_TYPE (EvlPollSelector, evl_poll_selector, EVL_TYPE_SELECTOR)
+
+static short
+to_poll_events (EvlEventFlags events)
+{
+  short ev = 0;
+
+  /* WSAPoll refuses POLLPRI and friends in events: only these two. */
+  if (events & EVL_EVENT_READ)
+    ev |= POLLRDNORM;
+  if (events & EVL_EVENT_WRITE)
+    ev |= POLLWRNORM;
+  return ev;
+}
+
+static EvlEventFlags
+from_poll_events (short events)
+{
+  EvlEventFlags ev = 0;
+
+  if (events & (POLLRDNORM | POLLRDBAND))
+    ev |= EVL_EVENT_READ;
+  if (events & POLLWRNORM)
+    ev |= EVL_EVENT_WRITE;
+  return ev;
+}
+
+static guint
+lookup (EvlPollSelector *self,
+        int              fd)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->index, GINT_TO_POINTER (fd)));
+}
+
+static gboolean
+evl_poll_selector_register_fd (EvlSelector    *selector,
+                               int             fd,
+                               EvlEventFlags   events,
+                               GError        **error)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+
+  if (self->n_pfds == self->pfds_alloc)
+    {
+      self->pfds_alloc = MAX (self->pfds_alloc * 2, 16);
+      self->pfds = g_renew (WSAPOLLFD, self->pfds, self->pfds_alloc);
+    }
+
+  self->pfds[self->n_pfds].fd = (SOCKET) fd;
+  self->pfds[self->n_pfds].events = to_poll_events (events);
+  self->pfds[self->n_pfds].revents = 0;
+  self->n_pfds++;
+  g_hash_table_insert (self->index, GINT_TO_POINTER (fd), GUINT_TO_POINTER (self->n_pfds));
+  evl_winsock_wait_tie (&self->wait, fd);
+
+  return TRUE;
+}
+
+static gboolean
+evl_poll_selector_modify_fd (EvlSelector    *selector,
+                             int             fd,
+                             EvlEventFlags   old_events,
+                             EvlEventFlags   events,
+                             GError        **error)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  guint pos = lookup (self, fd);
+
+  g_return_val_if_fail (pos > 0, FALSE);
+
+  self->pfds[pos - 1].events = to_poll_events (events);
+  return TRUE;
+}
+
+static void
+evl_poll_selector_unregister_fd (EvlSelector   *selector,
+                                 int            fd,
+                                 EvlEventFlags  old_events)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  guint pos = lookup (self, fd);
+  guint last;
+
+  g_return_if_fail (pos > 0);
+  pos--;
+
+  /* Swap-remove: move the last entry into the hole. */
+  last = self->n_pfds - 1;
+  if (pos != last)
+    {
+      self->pfds[pos] = self->pfds[last];
+      g_hash_table_insert (self->index, GINT_TO_POINTER ((int) self->pfds[pos].fd),
+                           GUINT_TO_POINTER (pos + 1));
+    }
+  g_hash_table_remove (self->index, GINT_TO_POINTER (fd));
+  self->n_pfds--;
+  evl_winsock_wait_untie (&self->wait, fd);
+}
+
+static int
+poll_ms (EvlPollSelector *self,
+         int              timeout_ms,
+         GError         **error)
+{
+  int r;
+
+  if (self->n_pfds == 0)
+    {
+      /* WSAPoll() refuses an empty set. */
+      if (timeout_ms != 0)
+        evl_winsock_wait_block (&self->wait, timeout_ms < 0 ? -1 : (gint64) timeout_ms * 1000000);
+      return 0;
+    }
+  r = WSAPoll (self->pfds, self->n_pfds, timeout_ms);
+  if (r < 0)
+    {
+      int code = WSAGetLastError ();
+      char *msg = g_win32_error_message (code);
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_win32_error (code),
+                   _("Could not wait for file descriptors with poll: %s"), msg);
+      g_free (msg);
+    }
+  return r;
+}
+
+static int
+evl_poll_selector_select (EvlSelector       *selector,
+                          gint64             timeout_ns,
+                          EvlSelectorEvent  *events,
+                          guint              n_events,
+                          GError           **error)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  guint n_ready;
+  guint n = 0;
+  guint i;
+  int r;
+
+  evl_winsock_wait_reset (&self->wait);
+  r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);
+  if (r < 0)
+    return -1;
+  if (r == 0 || self->n_pfds == 0)
+    return 0;
+
+  /* Begin where the last truncated scan stopped, so that a small @events
+   * array does not starve the fds at the end of the table. */
+  n_ready = (guint) r;
+  i = self->start < self->n_pfds ? self->start : 0;
+  for (guint k = 0; k < self->n_pfds && n_ready > 0; k++)
+    {
+      const WSAPOLLFD *pfd = &self->pfds[i];
+      guint ready;
+
+      i = i + 1 < self->n_pfds ? i + 1 : 0;
+      if (pfd->revents == 0)
+        continue;
+      n_ready--;
+
+      ready = from_poll_events (pfd->revents);
+      if (pfd->revents & (POLLERR | POLLHUP | POLLNVAL))
+        {
+          /* Let the callbacks of every interest see the failure. */
+          ready |= from_poll_events (pfd->events);
+          if (pfd->revents & (POLLERR | POLLNVAL))
+            ready |= EVL_IO_ERROR;
+          if (pfd->revents & POLLHUP)
+            ready |= EVL_IO_HUP;
+        }
+      if (ready == 0)
+        continue;
+
+      events[n].fd = (int) pfd->fd;
+      events[n].events = ready;
+      events[n].data = NULL;
+      if (++n == n_events)
+        break;
+    }
+  self->start = i;
+  evl_winsock_wait_done (&self->wait, n > 0);
+
+  return (int) n;
+}
+
+static int
+evl_poll_selector_get_fd (EvlSelector *selector)
+{
+  return evl_winsock_wait_get_fd (&EVL_POLL_SELECTOR (selector)->wait);
+}
+
+static void
+evl_poll_selector_finalize (GObject *object)
+{
+  EvlPollSelector *self = EVL_POLL_SELECTOR (object);
+
+  for (guint i = 0; i < self->n_pfds; i++)
+    evl_winsock_wait_untie (&self->wait, (int) self->pfds[i].fd);
+  g_clear_pointer (&self->pfds, g_free);
+  g_clear_pointer (&self->index, g_hash_table_unref);
+  self->n_pfds = self->pfds_alloc = 0;
+  evl_winsock_wait_clear (&self->wait);
+
+  G_OBJECT_CLASS (evl_poll_selector_parent_class)->finalize (object);
+}
+
+static void
+evl_poll_selector_class_init (EvlPollSelectorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  EvlSelectorClass *selector_class = EVL_SELECTOR_CLASS (klass);
+
+  object_class->finalize = evl_poll_selector_finalize;
+
+  selector_class->register_fd = evl_poll_selector_register_fd;
+  selector_class->modify_fd = evl_poll_selector_modify_fd;
+  selector_class->unregister_fd = evl_poll_selector_unregister_fd;
+  selector_class->select = evl_poll_selector_select;
+  selector_class->get_fd = evl_poll_selector_get_fd;
+
+  evl_selector_class_set_name (selector_class, "poll");
+}
+
+static void
+evl_poll_selector_init (EvlPollSelector *self)
+{
+  self->index = g_hash_table_new (NULL, NULL);
+  evl_winsock_wait_init (&self->wait);
+}
+
+/**
+ * evl_poll_selector_new:
+ *
+ * Creates a poll selector.
+ *
+ * Returns: (transfer full): a new [class@Evl.PollSelector]
+ */
+EvlSelector *
+evl_poll_selector_new (void)
+{
+  return g_object_new (EVL_TYPE_POLL_SELECTOR, NULL);
+}

@@ -1,0 +1,307 @@
+/* evl-select-selector-win32.c: the select selector on Windows
+ *
+ * Winsock's fd_set is not a bitmap but a counted array of SOCKETs, and
+ * select() reads as many entries as the count says: FD_SETSIZE (64) only
+ * sizes the struct that <winsock2.h> declares. The sets here are allocated
+ * to the number of watched sockets, so there is no 64 (or asyncio's 512)
+ * socket limit; each wait costs time proportional to that number.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "evl-winsock-wait-private.h"
+#include "evl-selector-private.h"
+#include "evl-loop-private.h"
+
+/**
+ * EvlSelectSelector:
+ *
+ * A selector that uses select(2), like Python's `selectors.SelectSelector`.
+ * It is the most portable selector, but only watches file descriptors below
+ * `FD_SETSIZE` (usually 1024): registering a larger one fails with
+ * [error@Evl.LoopError.NOT_SUPPORTED]. On Windows it watches sockets only
+ * (the `fd` is a `SOCKET`), with no limit on their number.
+ */
+
+/* A Winsock fd_set of any size. */
+typedef struct
+{
+  u_int  fd_count;
+  SOCKET fd_array[];
+} EvlFdSet;
+
+typedef struct
+{
+  SOCKET        fd;
+  EvlEventFlags events;
+} Watched;
+
+struct _EvlSelectSelector
+{
+  EvlSelector     parent_instance;
+
+  GArray         *watched;   /* Watched, in no particular order */
+  GHashTable     *index;     /* fd -> position in watched + 1 */
+  EvlFdSet       *read_set;  /* scratch, sized to watched->len */
+  EvlFdSet       *write_set;
+  EvlFdSet       *except_set;
+  guint           sets_alloc;
+  guint           start;     /* where the next scan of the results begins */
+  EvlWinsockWait  wait;
+};
+
+G_DEFINE_FINAL_TYPE (EvlSelectSelector, evl_select_selector, EVL_TYPE_SELECTOR)
+
+static guint
+lookup (EvlSelectSelector *self,
+        int                fd)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->index, GINT_TO_POINTER (fd)));
+}
+
+static gboolean
+evl_select_selector_register_fd (EvlSelector    *selector,
+                                 int             fd,
+                                 EvlEventFlags   events,
+                                 GError        **error)
+{
+  EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
+  Watched w = { (SOCKET) fd, events };
+
+  g_array_append_val (self->watched, w);
+  g_hash_table_insert (self->index, GINT_TO_POINTER (fd), GUINT_TO_POINTER (self->watched->len));
+  evl_winsock_wait_tie (&self->wait, fd);
+  return TRUE;
+}
+
+static gboolean
+evl_select_selector_modify_fd (EvlSelector    *selector,
+                               int             fd,
+                               EvlEventFlags   old_events,
+                               EvlEventFlags   events,
+                               GError        **error)
+{
+  EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
+  guint pos = lookup (self, fd);
+
+  g_return_val_if_fail (pos > 0, FALSE);
+  g_array_index (self->watched, Watched, pos - 1).events = events;
+  return TRUE;
+}
+
+static void
+evl_select_selector_unregister_fd (EvlSelector   *selector,
+                                   int            fd,
+                                   EvlEventFlags  old_events)
+{
+  EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
+  guint pos = lookup (self, fd);
+  guint last;
+
+  g_return_if_fail (pos > 0);
+  pos--;
+  last = self->watched->len - 1;
+  if (pos != last)
+    {
+      Watched *w = &g_array_index (self->watched, Watched, pos);
+
+      *w = g_array_index (self->watched, Watched, last);
+      g_hash_table_insert (self->index, GINT_TO_POINTER ((int) w->fd), GUINT_TO_POINTER (pos + 1));
+    }
+  g_array_set_size (self->watched, last);
+  g_hash_table_remove (self->index, GINT_TO_POINTER (fd));
+  evl_winsock_wait_untie (&self->wait, fd);
+}
+
+static gboolean
+in_set (const EvlFdSet *set,
+        SOCKET          fd)
+{
+  /* __WSAFDIsSet() is what FD_ISSET() expands to; it takes a fd_set. */
+  return __WSAFDIsSet (fd, (fd_set *) set) != 0;
+}
+
+static void
+fill_sets (EvlSelectSelector *self)
+{
+  guint n = self->watched->len;
+
+  if (n > self->sets_alloc)
+    {
+      self->sets_alloc = MAX (n, self->sets_alloc * 2);
+      self->read_set = g_realloc (self->read_set, sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
+      self->write_set = g_realloc (self->write_set, sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
+      self->except_set = g_realloc (self->except_set, sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
+    }
+  self->read_set->fd_count = self->write_set->fd_count = self->except_set->fd_count = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      const Watched *w = &g_array_index (self->watched, Watched, i);
+
+      if (w->events & EVL_EVENT_READ)
+        self->read_set->fd_array[self->read_set->fd_count++] = w->fd;
+      if (w->events & EVL_EVENT_WRITE)
+        {
+          self->write_set->fd_array[self->write_set->fd_count++] = w->fd;
+          /* A failed non-blocking connect() is reported in exceptfds. */
+          self->except_set->fd_array[self->except_set->fd_count++] = w->fd;
+        }
+    }
+}
+
+static int
+evl_select_selector_select (EvlSelector       *selector,
+                            gint64             timeout_ns,
+                            EvlSelectorEvent  *events,
+                            guint              n_events,
+                            GError           **error)
+{
+  EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
+  int ms = evl_winsock_timeout_ms (timeout_ns);
+  struct timeval tv;
+  guint n = 0, len, i;
+  int r;
+
+  evl_winsock_wait_reset (&self->wait);
+  fill_sets (self);
+  if (self->read_set->fd_count + self->write_set->fd_count == 0)
+    {
+      /* select() refuses empty sets. */
+      if (ms != 0)
+        evl_winsock_wait_block (&self->wait, timeout_ns);
+      return 0;
+    }
+  if (ms >= 0)
+    {
+      tv.tv_sec = ms / 1000;
+      tv.tv_usec = (ms % 1000) * 1000;
+    }
+  r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
+              (fd_set *) self->except_set, ms >= 0 ? &tv : NULL);
+  if (r < 0)
+    {
+      int code = WSAGetLastError ();
+      char *msg;
+
+      if (code == WSAENOTSOCK)
+        {
+          /* A watched socket was closed: report each closed one as an
+           * error to every interest, as the Unix select selector does. */
+          for (i = 0; i < self->watched->len && n < n_events; i++)
+            {
+              const Watched *w = &g_array_index (self->watched, Watched, i);
+
+              if (!evl_os_fd_is_open ((int) w->fd))
+                {
+                  events[n].fd = (int) w->fd;
+                  events[n].events = w->events | EVL_IO_ERROR;
+                  events[n].data = NULL;
+                  n++;
+                }
+            }
+          evl_winsock_wait_done (&self->wait, n > 0);
+          return (int) n;
+        }
+      msg = g_win32_error_message (code);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_win32_error (code),
+                   _("Could not wait for file descriptors with select: %s"), msg);
+      g_free (msg);
+      return -1;
+    }
+  if (r == 0)
+    return 0;
+
+  len = self->watched->len;
+  i = self->start < len ? self->start : 0;
+  for (guint k = 0; k < len && n < n_events; k++)
+    {
+      const Watched *w = &g_array_index (self->watched, Watched, i);
+      EvlEventFlags ready = 0;
+
+      i = i + 1 < len ? i + 1 : 0;
+      if ((w->events & EVL_EVENT_READ) && in_set (self->read_set, w->fd))
+        ready |= EVL_EVENT_READ;
+      if (w->events & EVL_EVENT_WRITE)
+        {
+          if (in_set (self->write_set, w->fd))
+            ready |= EVL_EVENT_WRITE;
+          if (in_set (self->except_set, w->fd))
+            ready |= w->events | EVL_IO_ERROR;
+        }
+      if (ready == 0)
+        continue;
+      events[n].fd = (int) w->fd;
+      events[n].events = ready;
+      events[n].data = NULL;
+      n++;
+    }
+  self->start = i;
+  evl_winsock_wait_done (&self->wait, n > 0);
+  return (int) n;
+}
+
+static int
+evl_select_selector_get_fd (EvlSelector *selector)
+{
+  return evl_winsock_wait_get_fd (&EVL_SELECT_SELECTOR (selector)->wait);
+}
+
+static void
+evl_select_selector_finalize (GObject *object)
+{
+  EvlSelectSelector *self = EVL_SELECT_SELECTOR (object);
+
+  for (guint i = 0; i < self->watched->len; i++)
+    evl_winsock_wait_untie (&self->wait, (int) g_array_index (self->watched, Watched, i).fd);
+  g_clear_pointer (&self->watched, g_array_unref);
+  g_clear_pointer (&self->index, g_hash_table_unref);
+  g_clear_pointer (&self->read_set, g_free);
+  g_clear_pointer (&self->write_set, g_free);
+  g_clear_pointer (&self->except_set, g_free);
+  evl_winsock_wait_clear (&self->wait);
+
+  G_OBJECT_CLASS (evl_select_selector_parent_class)->finalize (object);
+}
+
+static void
+evl_select_selector_class_init (EvlSelectSelectorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  EvlSelectorClass *selector_class = EVL_SELECTOR_CLASS (klass);
+
+  object_class->finalize = evl_select_selector_finalize;
+
+  selector_class->register_fd = evl_select_selector_register_fd;
+  selector_class->modify_fd = evl_select_selector_modify_fd;
+  selector_class->unregister_fd = evl_select_selector_unregister_fd;
+  selector_class->select = evl_select_selector_select;
+  selector_class->get_fd = evl_select_selector_get_fd;
+
+  evl_selector_class_set_name (selector_class, "select");
+}
+
+static void
+evl_select_selector_init (EvlSelectSelector *self)
+{
+  self->watched = g_array_new (FALSE, FALSE, sizeof (Watched));
+  self->index = g_hash_table_new (NULL, NULL);
+  self->sets_alloc = 16;
+  self->read_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
+  self->write_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
+  self->except_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
+  evl_winsock_wait_init (&self->wait);
+}
+
+/**
+ * evl_select_selector_new:
+ *
+ * Creates a new select selector.
+ *
+ * Returns: (transfer full): a new selector
+ */
+EvlSelector *
+evl_select_selector_new (void)
+{
+  return g_object_new (EVL_TYPE_SELECT_SELECTOR, NULL);
+}

@@ -1,0 +1,56 @@
+/* evl-winsock-wait-private.h: what the Windows selectors share
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "evl-os-private.h"
+
+#include <evloop-glib/evloop-glib.h>
+
+G_BEGIN_DECLS
+
+/* Winsock readiness cannot be waited for next to other HANDLEs, and GLib
+ * waits for HANDLEs only (WaitForMultipleObjects in g_poll()). So every
+ * socket a Windows selector watches is also tied with WSAEventSelect() to
+ * one manual-reset event of the selector: the event is what GLib waits
+ * for when the loop runs inside GLib (the selector's "fd", see
+ * evl_selector_get_fd()), and what the selector waits for next to the
+ * HANDLEs of a GMainContext the loop drives.
+ *
+ * Winsock records a network event only once until the socket is read or
+ * written again; the event is therefore only a hint that something may
+ * have changed, and the truth comes from a zero-timeout WSAPoll()/select()
+ * right after the event is reset. A selection that reports a ready socket
+ * sets the event again, so the loop inside GLib behaves level-triggered
+ * like epoll: a reader that left data unread is called again.
+ *
+ * Limits: a socket can be tied to one event only; a socket watched by two
+ * selectors, or a GSocket's own socket (GSocket uses WSAEventSelect for
+ * its GSource), keeps working for the selector's zero-timeout polls, but
+ * only the last WSAEventSelect() wakes a waiter. Sockets also stay
+ * non-blocking while tied (they are, for the loop, anyway). */
+typedef struct
+{
+  HANDLE event;     /* WSACreateEvent(); NULL if that failed */
+} EvlWinsockWait;
+
+void     evl_winsock_wait_init     (EvlWinsockWait *wait);
+void     evl_winsock_wait_clear    (EvlWinsockWait *wait);
+void     evl_winsock_wait_tie      (EvlWinsockWait *wait,
+                                    int             fd);
+void     evl_winsock_wait_untie    (EvlWinsockWait *wait,
+                                    int             fd);
+/* Before the zero-timeout poll of a selection. */
+void     evl_winsock_wait_reset    (EvlWinsockWait *wait);
+/* After a selection: @reported says whether it reported a ready socket. */
+void     evl_winsock_wait_done     (EvlWinsockWait *wait,
+                                    gboolean        reported);
+/* Blocks up to @timeout_ns (-1: no limit) until the event is signalled. */
+void     evl_winsock_wait_block    (EvlWinsockWait *wait,
+                                    gint64          timeout_ns);
+int      evl_winsock_wait_get_fd   (EvlWinsockWait *wait);
+/* Milliseconds for Winsock, rounded up: never wake before the timeout. */
+int      evl_winsock_timeout_ms    (gint64          timeout_ns);
+
+G_END_DECLS

@@ -1,0 +1,71 @@
+/* evl-os-private.h (Unix): the few OS primitives shared code needs, inline
+ *
+ * meson puts src/unix or src/win32 on the include path, so shared code
+ * includes "evl-os-private.h" and never tests the platform itself.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The loop's clock: CLOCK_MONOTONIC in nanoseconds. */
+static inline gint64
+evl_os_monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* Whether @fd names an open file description (not EBADF). */
+static inline gboolean
+evl_os_fd_is_open (int fd)
+{
+  return fd >= 0 && !(fcntl (fd, F_GETFD) < 0 && errno == EBADF);
+}
+
+/* The loop's GSource and its backend's poll fd (an epoll fd, an io_uring):
+ * GLib polls unix fds itself and makes the source ready. @record is unused
+ * here (see the Windows header). */
+static inline gpointer
+evl_os_source_add_poll_fd (GSource *source,
+                           GPollFD *record,
+                           int      fd)
+{
+  return g_source_add_unix_fd (source, fd, G_IO_IN);
+}
+
+/* The fallback bridge, for backends without a poll fd: one unix fd each. */
+static inline gpointer
+evl_os_source_add_fd (GSource      *source,
+                      int           fd,
+                      GIOCondition  condition)
+{
+  return g_source_add_unix_fd (source, fd, condition);
+}
+
+static inline void
+evl_os_source_modify_fd (GSource      *source,
+                         gpointer      tag,
+                         GIOCondition  condition)
+{
+  g_source_modify_unix_fd (source, tag, condition);
+}
+
+static inline void
+evl_os_source_remove_fd (GSource  *source,
+                         gpointer  tag)
+{
+  g_source_remove_unix_fd (source, tag);
+}
+
+G_END_DECLS

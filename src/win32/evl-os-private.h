@@ -1,0 +1,92 @@
+/* evl-os-private.h (Windows): the few OS primitives shared code needs, inline
+ *
+ * meson puts src/unix or src/win32 on the include path, so shared code
+ * includes "evl-os-private.h" and never tests the platform itself.
+ *
+ * On Windows the `int fd` of the public API holds a SOCKET (Winsock socket
+ * handles are small multiples of 4 in practice; a value above G_MAXINT is
+ * refused where an fd is taken).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gnetworking.h>   /* winsock2.h before windows.h */
+#include <windows.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The loop's clock: QueryPerformanceCounter in nanoseconds. */
+static inline gint64
+evl_os_monotonic_ns (void)
+{
+  LARGE_INTEGER c, f;
+
+  /* The frequency is fixed at boot; reading it is a cheap user-mode call. */
+  QueryPerformanceFrequency (&f);
+  QueryPerformanceCounter (&c);
+  return (gint64) (c.QuadPart / f.QuadPart) * G_GINT64_CONSTANT (1000000000) +
+         (gint64) (c.QuadPart % f.QuadPart) * G_GINT64_CONSTANT (1000000000) / f.QuadPart;
+}
+
+/* Whether @fd names an open socket. */
+static inline gboolean
+evl_os_fd_is_open (int fd)
+{
+  int type = 0;
+  int len = sizeof type;
+  int saved = WSAGetLastError ();
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = getsockopt ((SOCKET) fd, SOL_SOCKET, SO_TYPE, (char *) &type, &len) == 0 ||
+       WSAGetLastError () != WSAENOTSOCK;
+  WSASetLastError (saved);
+  return ok;
+}
+
+/* The loop's GSource and its backend's poll "fd": on Windows a HANDLE that
+ * the backend signals (the selectors' WSA event, the IOCP backend's event),
+ * which GLib waits for with WaitForMultipleObjects(). A plain poll record:
+ * the source's check() looks at @record's revents itself. */
+static inline gpointer
+evl_os_source_add_poll_fd (GSource *source,
+                           GPollFD *record,
+                           int      fd)
+{
+  record->fd = (gint64) (gintptr) fd;
+  record->events = G_IO_IN;
+  record->revents = 0;
+  g_source_add_poll (source, record);
+  return record;
+}
+
+/* The fallback bridge (one GLib fd per watched fd) cannot exist on Windows:
+ * sockets are not HANDLEs GLib could wait for. Every Windows backend has a
+ * poll handle, so these are never reached. */
+static inline gpointer
+evl_os_source_add_fd (GSource      *source,
+                      int           fd,
+                      GIOCondition  condition)
+{
+  g_critical ("evloop-glib: a Windows loop backend without a poll handle cannot run inside GLib");
+  return NULL;
+}
+
+static inline void
+evl_os_source_modify_fd (GSource      *source,
+                         gpointer      tag,
+                         GIOCondition  condition)
+{
+}
+
+static inline void
+evl_os_source_remove_fd (GSource  *source,
+                         gpointer  tag)
+{
+}
+
+G_END_DECLS

@@ -2,10 +2,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "config.h"
+#include "evl-config.h"
 
 #include <errno.h>
-#include <sys/socket.h>
+#include <gio/gnetworking.h>
 
 #include "evl-loop-private.h"
 #include "evl-transport-private.h"

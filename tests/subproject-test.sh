@@ -12,6 +12,9 @@
 #   - the parent's tiny program compiles (the single include, the generated
 #     headers, the parent's own config.h first), links against the
 #     subproject's library and runs;
+#   - no directory the subproject puts on the parent's include path holds a
+#     config.h (the subproject's own is evl-config.h), so that a parent
+#     file including "config.h" from anywhere gets the parent's;
 #   - the subproject builds none of its tests, demos or benchmarks, and its
 #     translations and typelib do build inside a parent.
 #
@@ -114,6 +117,38 @@ case "$lib" in
   "$sub"/*) ok "tiny links ${lib#"$build"/}" ;;
   *) fail "tiny loads libevloop-glib-1 from '$lib', not from the subproject" ;;
 esac
+
+# The include directories of tiny's compile command that belong to the
+# subproject (its source tree or its build tree): none may hold a config.h.
+incdirs="$("${EVL_PYTHON:-python3}" - "$build" "$srcdir" "$sub" <<'PY'
+import json, os, shlex, sys
+build, srcdir, sub = sys.argv[1:4]
+for entry in json.load(open(os.path.join(build, 'compile_commands.json'))):
+    if os.path.basename(entry['file']) != 'tiny.c':
+        continue
+    args = entry.get('arguments') or shlex.split(entry['command'])
+    for i, arg in enumerate(args):
+        path = args[i + 1] if arg in ('-I', '-isystem') else (arg[2:] if arg.startswith('-I') else None)
+        if path is None:
+            continue
+        path = os.path.realpath(os.path.join(entry['directory'], path))
+        if any(path == root or path.startswith(root + os.sep)
+               for root in (os.path.realpath(srcdir), os.path.realpath(sub))):
+            print(path)
+PY
+)"
+if [ -z "$incdirs" ]; then
+  fail "no include directory of the subproject on tiny's compile command (compile_commands.json)"
+else
+  shadowing=""
+  while IFS= read -r dir; do
+    [ -e "$dir/config.h" ] && shadowing="$shadowing $dir/config.h"
+  done <<<"$incdirs"
+  [ -z "$shadowing" ] && ok "no config.h on the parent's include path from the subproject ($(wc -l <<<"$incdirs") directories)" \
+    || fail "the subproject puts a config.h on the parent's include path:$shadowing"
+fi
+[ -f "$sub/evl-config.h" ] && ok "the subproject's configuration header is evl-config.h" \
+  || fail "no $sub/evl-config.h"
 
 if out="$("$build/tiny" 2>&1)"; then
   echo "# $out"

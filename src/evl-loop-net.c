@@ -89,15 +89,8 @@ evl_net_resolve_finish (EvlLoop       *loop,
   return addresses;
 }
 
-typedef struct
-{
-  EvlProtocolFactory factory;
-  gpointer           data;
-  GDestroyNotify     notify;
-} Factory;
-
-static void
-factory_clear (Factory *f)
+void
+evl_net_factory_clear (EvlNetFactory *f)
 {
   GDestroyNotify notify = f->notify;
 
@@ -130,7 +123,7 @@ static void
 start_stream (EvlLoop        *loop,
               int             fd,
               EvlStreamFlags  flags,
-              Factory        *factory,
+              EvlNetFactory  *factory,
               EvlOperation   *op)
 {
   EvlProtocol *protocol = factory->factory (factory->data);
@@ -187,7 +180,7 @@ typedef struct
 {
   EvlLoop        *loop;
   EvlOperation   *op;
-  Factory         factory;
+  EvlNetFactory   factory;
   char           *host;
   guint16         port;
   GSocketAddress *local_address;
@@ -203,7 +196,7 @@ connect_free (Connect *c)
 {
   if (c->fd >= 0)
     close (c->fd);
-  factory_clear (&c->factory);
+  evl_net_factory_clear (&c->factory);
   g_free (c->host);
   g_clear_object (&c->local_address);
   g_clear_object (&c->cancellable);
@@ -627,7 +620,7 @@ connect_pipe (EvlLoop             *loop,
               gpointer             user_data)
 {
   EvlOperation *op = evl_operation_new (loop, tag, callback, user_data);
-  Factory f = { factory, factory_data, factory_notify };
+  EvlNetFactory f = { factory, factory_data, factory_notify };
   GError *error = NULL;
   struct stat st;
   int fl;
@@ -662,7 +655,7 @@ connect_pipe (EvlLoop             *loop,
        * as in asyncio. */
       start_stream (loop, fd, flags, &f, op);
     }
-  factory_clear (&f);
+  evl_net_factory_clear (&f);
   g_object_unref (op);
 }
 

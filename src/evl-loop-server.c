@@ -29,9 +29,7 @@ typedef struct
 {
   EvlLoop           *loop;
   EvlOperation      *op;
-  EvlProtocolFactory factory;
-  gpointer           factory_data;
-  GDestroyNotify     factory_notify;
+  EvlNetFactory      factory;
   char              *host;
   guint16            port;
   int                backlog;
@@ -45,8 +43,7 @@ server_start_free (ServerStart *s,
 {
   if (error != NULL)
     evl_operation_return_error (s->op, error);
-  if (s->factory_notify != NULL)
-    s->factory_notify (s->factory_data);
+  evl_net_factory_clear (&s->factory);
   g_clear_object (&s->cancellable);
   g_free (s->host);
   g_clear_object (&s->op);
@@ -58,11 +55,9 @@ succeed (ServerStart *s,
          GArray      *fds,
          const char  *unix_path)
 {
-  EvlServer *server = evl_server_new (s->loop, s->factory, s->factory_data,
-                                      s->factory_notify, unix_path);
+  EvlServer *server = evl_server_new (s->loop, &s->factory, unix_path);
   guint i;
 
-  s->factory_notify = NULL;   /* the server's now */
   for (i = 0; i < fds->len; i++)
     evl_server_add_listener (server, g_array_index (fds, int, i));
   evl_server_start (server);
@@ -241,9 +236,7 @@ server_start_new (EvlLoop             *loop,
 
   s->loop = loop;
   s->op = evl_operation_new (loop, tag, callback, user_data);
-  s->factory = factory;
-  s->factory_data = factory_data;
-  s->factory_notify = factory_notify;
+  s->factory = (EvlNetFactory) { factory, factory_data, factory_notify };
   s->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   s->backlog = EVL_SERVER_DEFAULT_BACKLOG;
   s->flags = EVL_SERVER_FLAGS_DEFAULT;

@@ -8,6 +8,17 @@
 
 G_BEGIN_DECLS
 
+/* A protocol factory with its data, as the loop's functions take it. */
+typedef struct
+{
+  EvlProtocolFactory factory;
+  gpointer           data;
+  GDestroyNotify     notify;
+} EvlNetFactory;
+
+/* Frees the factory's data (once) and forgets the factory. */
+void evl_net_factory_clear (EvlNetFactory *f);
+
 /* A new non-blocking, close-on-exec socket; -1 with @error set. */
 int evl_net_socket (int      family,
                     int      type,
@@ -30,10 +41,9 @@ GList   *evl_net_resolve_finish (EvlLoop       *loop,
                                  GError       **error);
 
 /* evl-server.c */
+/* Takes @factory (which is left empty). */
 EvlServer *evl_server_new          (EvlLoop            *loop,
-                                    EvlProtocolFactory  factory,
-                                    gpointer            factory_data,
-                                    GDestroyNotify      factory_notify,
+                                    EvlNetFactory      *factory,
                                     const char         *unix_path);
 /* Takes @fd, a listening socket. */
 void       evl_server_add_listener (EvlServer          *server,

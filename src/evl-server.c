@@ -50,9 +50,7 @@ struct _EvlServer
   GObject            parent_instance;
 
   EvlLoop           *loop;
-  EvlProtocolFactory factory;
-  gpointer           factory_data;
-  GDestroyNotify     factory_notify;
+  EvlNetFactory      factory;
   GPtrArray         *listeners;      /* Listener */
   GList             *addresses;      /* GSocketAddress */
   char              *unix_path;      /* unlinked on close if still ours */
@@ -70,18 +68,6 @@ G_DEFINE_FINAL_TYPE (EvlServer, evl_server, G_TYPE_OBJECT)
 static void accept_next (Listener *l);
 
 static void
-release_factory (EvlServer *self)
-{
-  GDestroyNotify notify = self->factory_notify;
-
-  self->factory = NULL;
-  self->factory_notify = NULL;
-  if (notify != NULL)
-    notify (self->factory_data);
-  self->factory_data = NULL;
-}
-
-static void
 evl_server_finalize (GObject *object)
 {
   EvlServer *self = EVL_SERVER (object);
@@ -96,7 +82,7 @@ evl_server_finalize (GObject *object)
       g_free (l);
     }
   g_ptr_array_unref (self->listeners);
-  release_factory (self);
+  evl_net_factory_clear (&self->factory);
   g_list_free_full (self->addresses, g_object_unref);
   g_free (self->unix_path);
   g_clear_object (&self->cancellable);
@@ -262,7 +248,7 @@ server_close (EvlServer *self)
           st.st_dev == self->unix_dev && st.st_ino == self->unix_ino)
         unlink (self->unix_path);
     }
-  release_factory (self);
+  evl_net_factory_clear (&self->factory);
   complete_waiters (self);
 }
 
@@ -287,7 +273,7 @@ start_connection (EvlServer *self,
   EvlStreamTransport *transport;
   GError *error = NULL;
 
-  protocol = self->factory (self->factory_data);
+  protocol = self->factory.factory (self->factory.data);
   if (protocol == NULL || !EVL_IS_PROTOCOL (protocol))
     {
       g_clear_object (&protocol);
@@ -427,17 +413,14 @@ accept_next (Listener *l)
 
 EvlServer *
 evl_server_new (EvlLoop            *loop,
-                EvlProtocolFactory  factory,
-                gpointer            factory_data,
-                GDestroyNotify      factory_notify,
+                EvlNetFactory      *factory,
                 const char         *unix_path)
 {
   EvlServer *self = g_object_new (EVL_TYPE_SERVER, NULL);
 
   self->loop = g_object_ref (loop);
-  self->factory = factory;
-  self->factory_data = factory_data;
-  self->factory_notify = factory_notify;
+  self->factory = *factory;
+  *factory = (EvlNetFactory) { NULL, NULL, NULL };
   if (unix_path != NULL)
     {
       struct stat st;

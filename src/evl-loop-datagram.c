@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "evl-loop-private.h"
+#include "evl-net-private.h"
 #include "evl-operation-private.h"
 #include "evl-datagram-transport-private.h"
 
@@ -295,10 +296,7 @@ evl_loop_create_datagram_endpoint_full_async (EvlLoop                    *loop,
   ep->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   ep->fd = -1;
 
-  if (evl_loop_is_closed (loop))
-    g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                         _("The event loop is closed; create a new loop to run more work"));
-  else if (!g_cancellable_set_error_if_cancelled (cancellable, &error))
+  if (evl_net_can_start (loop, cancellable, &error))
     ep->fd = open_endpoint (local_address, remote_address, flags, &error);
   if (error != NULL)
     {

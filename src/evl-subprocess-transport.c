@@ -13,6 +13,7 @@
 
 #include "evl-child-watch-private.h"
 #include "evl-loop-private.h"
+#include "evl-net-private.h"
 #include "evl-operation-private.h"
 #include "evl-stream-private.h"
 
@@ -365,13 +366,7 @@ subprocess_spawn (EvlLoop                      *loop,
   GPid pid;
   guint i;
 
-  if (evl_loop_is_closed (loop))
-    {
-      g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                           _("The event loop is closed; create a new loop to run more work"));
-      goto out;
-    }
-  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+  if (!evl_net_can_start (loop, cancellable, &error))
     goto out;
 
   if (modes[0] == EVL_SUBPROCESS_STDIO_DEVNULL)

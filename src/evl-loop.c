@@ -1255,19 +1255,21 @@ evl_loop_enter_running (EvlLoop   *loop,
                         GError   **error)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
-  GThread *thread;
+  GThread *thread, *self;
 
   if (priv->closed)
     return set_closed_error (error);
-  thread = g_atomic_pointer_get (&priv->thread);
-  if (thread != NULL && thread != g_thread_self ())
+  /* Claim the loop with a compare-and-exchange: of two threads starting
+   * it at once, exactly one wins; a nested run finds itself there. */
+  self = g_thread_self ();
+  if (!g_atomic_pointer_compare_and_exchange_full (&priv->thread, NULL, self, &thread) &&
+      thread != self)
     {
       g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_RUNNING,
                            _("The event loop is already running in another thread; "
                              "use evl_loop_call_soon_threadsafe() to reach it"));
       return FALSE;
     }
-  g_atomic_pointer_set (&priv->thread, g_thread_self ());
   *previous = running_loop;
   running_loop = loop;
   return TRUE;

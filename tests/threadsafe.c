@@ -695,6 +695,106 @@ test_coalescing (void)
   evl_test_close_loop (loop);
 }
 
+/* Two threads start the same loop at once: one runs it, the other is
+ * refused ---------------------------------------------------------------- */
+
+#define N_RACES 2000
+
+typedef struct
+{
+  EvlLoop *loop;
+  gint     go;        /* atomic: both threads spin on it, then run */
+  gint     ready;     /* atomic: threads waiting for go */
+  gint     ran;       /* atomic: runs that returned TRUE */
+  gint     refused;   /* atomic: runs refused with EVL_LOOP_ERROR_RUNNING */
+  gint     other;     /* atomic: any other outcome */
+} RunRace;
+
+static gpointer
+run_race_thread (gpointer data)
+{
+  RunRace *r = data;
+  GError *error = NULL;
+
+  g_atomic_int_inc (&r->ready);
+  while (!g_atomic_int_get (&r->go))
+    ;
+  if (evl_loop_run_forever (r->loop, &error))
+    g_atomic_int_inc (&r->ran);
+  else if (g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_RUNNING))
+    g_atomic_int_inc (&r->refused);
+  else
+    g_atomic_int_inc (&r->other);
+  g_clear_error (&error);
+  return NULL;
+}
+
+static void
+test_run_from_two_threads (void)
+{
+  EvlLoop *loop;
+  guint i, both_ran = 0;
+  /* The window is a few instructions wide: it takes hundreds of races to
+   * hit it without the compare-and-exchange. Valgrind runs one thread at
+   * a time, so a few show that the refusal works. */
+  guint n_races = evl_test_under_valgrind () ? 20 : N_RACES;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+
+  for (i = 0; i < n_races && both_ran == 0; i++)
+    {
+      RunRace r = { loop, 0, 0, 0, 0, 0 };
+      GThread *a, *b;
+      gint64 start;
+
+      a = g_thread_new ("evl-test-race-a", run_race_thread, &r);
+      b = g_thread_new ("evl-test-race-b", run_race_thread, &r);
+      while (g_atomic_int_get (&r.ready) < 2)
+        g_thread_yield ();
+      g_atomic_int_set (&r.go, 1);
+
+      /* The winner runs until stopped, so the other one finds it running
+       * and is refused at once. Wait for the refusal (or, if both got in,
+       * a while), then stop whoever runs until both returned. */
+      start = g_get_monotonic_time ();
+      while (g_atomic_int_get (&r.refused) + g_atomic_int_get (&r.other) == 0 &&
+             g_get_monotonic_time () - start < 5 * G_TIME_SPAN_SECOND)
+        g_thread_yield ();
+      if (g_atomic_int_get (&r.refused) + g_atomic_int_get (&r.other) > 0)
+        {
+          evl_loop_stop (loop);
+          while (g_atomic_int_get (&r.ran) + g_atomic_int_get (&r.refused) +
+                 g_atomic_int_get (&r.other) < 2)
+            g_thread_yield ();
+        }
+      while (g_atomic_int_get (&r.ran) + g_atomic_int_get (&r.refused) +
+             g_atomic_int_get (&r.other) < 2)
+        {
+          evl_loop_stop (loop);
+          g_usleep (1000);
+        }
+      g_thread_join (a);
+      g_thread_join (b);
+      g_assert_cmpint (r.other, ==, 0);
+      if (r.ran == 2)
+        {
+          g_test_message ("race %u: both threads ran the loop", i);
+          both_ran++;
+          break;
+        }
+      g_assert_cmpint (r.ran, ==, 1);
+      g_assert_cmpint (r.refused, ==, 1);
+      g_assert_false (evl_loop_is_running (loop));
+      /* A stop that came after the winner returned is not for the next
+       * race: consume it (a pending stop makes a run do one iteration). */
+      evl_loop_stop (loop);
+      g_assert_true (evl_loop_run_forever (loop, NULL));
+    }
+  g_assert_cmpuint (both_ran, ==, 0);
+
+  evl_test_close_loop (loop);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -712,6 +812,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Threadsafe/close-drops-posts", test_close_drops_posts);
   g_test_add_func ("/Evl/Threadsafe/post-while-closing", test_post_while_closing);
   g_test_add_func ("/Evl/Threadsafe/coalescing", test_coalescing);
+  g_test_add_func ("/Evl/Threadsafe/run-from-two-threads", test_run_from_two_threads);
 
   return g_test_run ();
 }

@@ -97,9 +97,14 @@ struct _SockWaiters
 #define SKIP_PROBE 8
 
 /* The loop's table of the fds operations use (readiness back half). */
+/* Finished SockOps kept for the next ones, on the loop's thread. */
+#define SOP_POOL_MAX 64
+
 typedef struct
 {
   GHashTable *fds;          /* fd -> SockFd */
+  SockOp     *pool[SOP_POOL_MAX];
+  guint       n_pool;
   GQueue      unverified;   /* SockWaiters whose adopted watch awaits proof */
   gboolean    verify_armed; /* the timer that re-arms what is still unproven */
 } SockTable;
@@ -126,6 +131,18 @@ static void release_if_idle (SockWaiters *w);
 /* ---------------------------------------------------------------------- */
 /* SockOp */
 
+static SockTable *get_table (EvlLoop  *loop,
+                             gboolean  create);
+
+/* The loop's table, when the calling thread is the one running it. */
+static SockTable *
+get_table_if_running (EvlLoop *loop)
+{
+  if (evl_loop_get_running_thread (loop) != g_thread_self () || evl_loop_is_closed (loop))
+    return NULL;
+  return get_table (loop, TRUE);
+}
+
 static SockOp *
 sock_op_new (EvlLoop             *loop,
              EvlSockKind          kind,
@@ -135,7 +152,13 @@ sock_op_new (EvlLoop             *loop,
              GAsyncReadyCallback  callback,
              gpointer             user_data)
 {
-  SockOp *sop = g_new0 (SockOp, 1);
+  SockTable *table = get_table_if_running (loop);
+  SockOp *sop;
+
+  if (table != NULL && table->n_pool > 0)
+    sop = table->pool[--table->n_pool];   /* zeroed when pooled */
+  else
+    sop = g_new0 (SockOp, 1);
 
   sop->req.kind = kind;
   sop->req.fd = fd;
@@ -159,20 +182,33 @@ static void
 sock_op_unref (gpointer data)
 {
   SockOp *sop = data;
+  EvlOperation *op;
+  SockTable *table;
 
   if (!g_atomic_int_dec_and_test (&sop->ref_count))
     return;
-  g_clear_object (&sop->op);
-  g_clear_object (&sop->cancellable);
   if (sop->req.orphaned)
     {
       /* The kernel may still read or write what the request points to:
        * leave all of it allocated (see EvlSockRequest.orphaned). */
+      g_clear_object (&sop->op);
+      g_clear_object (&sop->cancellable);
       return;
     }
+  g_clear_object (&sop->cancellable);
   g_clear_pointer (&sop->bytes, g_bytes_unref);
   g_free (sop->owned);
-  g_free (sop);
+  /* @op holds the loop: drop it last. */
+  op = sop->op;
+  table = get_table_if_running (sop->loop);
+  if (table != NULL && table->n_pool < SOP_POOL_MAX)
+    {
+      memset (sop, 0, sizeof *sop);
+      table->pool[table->n_pool++] = sop;
+    }
+  else
+    g_free (sop);
+  g_clear_object (&op);
 }
 
 /* A G_IO_ERROR for errno @errsv, saying which operation failed. */
@@ -336,6 +372,8 @@ sock_table_free (gpointer data)
 
   unverified_clear (table);
   g_hash_table_unref (table->fds);
+  while (table->n_pool > 0)
+    g_free (table->pool[--table->n_pool]);
   g_free (table);
 }
 
@@ -623,7 +661,6 @@ waiters_ready (gpointer data)
       if (w->unverified)
         unverified_remove (get_table (sfd->loop, FALSE), w);
       evl_operation_deliver_held (op);
-      g_object_unref (op);
       if (was_last)
         break;
     }
@@ -884,7 +921,10 @@ completion_next (SockWaiters *w)
       evl_loop_get_backend (sop->loop)->sock_submit (sop->loop, &sop->req);
       break;
     }
-  forget_if_idle (sfd);
+  /* The entry stays for the fd's next operations (no hash table insert
+   * and removal per operation): it is only queues, which an fd number
+   * reused by another file can share (the kernel resolves the number
+   * when the request is submitted). At most one per fd number. */
   sock_fd_unref (sfd);
 }
 

@@ -45,9 +45,10 @@ void          evl_operation_return_error     (EvlOperation         *self,
  * that fired), where running the callback at once is what the loop would
  * do a moment later: evl_operation_hold() (before the operation completes)
  * keeps the next return_* from scheduling the callback, and
- * evl_operation_deliver_held() then runs it, once, right there. Never
- * from inside a call of the caller's: the callback must not run
- * synchronously from the function that started the operation. */
+ * evl_operation_deliver_held() then runs it, once, right there, and takes
+ * a reference of the caller's. Never from inside a call of the caller's:
+ * the callback must not run synchronously from the function that started
+ * the operation. */
 void          evl_operation_hold             (EvlOperation         *self,
                                               gboolean              hold);
 void          evl_operation_deliver_held     (EvlOperation         *self);

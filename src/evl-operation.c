@@ -41,6 +41,21 @@ struct _EvlOperation
 
 static void evl_operation_async_result_iface_init (GAsyncResultIface *iface);
 
+/* Operations whose callback has run and that nobody else holds go back to
+ * a small pool of their loop's, for the loop's next ones: a GObject made
+ * and finalized per socket operation cost more than the rest of the
+ * operation's bookkeeping. Only on the thread that runs the loop, and
+ * only an operation nothing else can see (no other reference, no qdata:
+ * no weak reference, toggle reference or binding wrapper). A pooled
+ * operation holds no reference on its loop (the pool is the loop's). */
+#define POOL_MAX 64
+
+typedef struct
+{
+  EvlOperation *ops[POOL_MAX];
+  guint         n;
+} OperationPool;
+
 G_DEFINE_FINAL_TYPE_WITH_CODE (EvlOperation, evl_operation, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_RESULT,
                                                       evl_operation_async_result_iface_init))
@@ -96,13 +111,92 @@ evl_operation_init (EvlOperation *self)
 {
 }
 
+static GQuark
+pool_quark (void)
+{
+  static GQuark quark;
+
+  if (G_UNLIKELY (quark == 0))
+    quark = g_quark_from_static_string ("evl-operation-pool");
+  return quark;
+}
+
+static void
+pool_free (gpointer data)
+{
+  OperationPool *pool = data;
+
+  while (pool->n > 0)
+    g_object_unref (pool->ops[--pool->n]);
+  g_free (pool);
+}
+
+/* Whether only we can see @self (our reference is the last one). */
+static gboolean
+is_private (EvlOperation *self)
+{
+  GObject *object = G_OBJECT (self);
+
+  /* qdata's low bits are GLib's flags. */
+  return g_atomic_int_get (&object->ref_count) == 1 &&
+         ((gsize) g_atomic_pointer_get (&object->qdata) & ~(gsize) 7) == 0;
+}
+
+/* Drops our reference on @self, which may go to the pool. */
+static void
+release (EvlOperation *self)
+{
+  EvlLoop *loop = self->loop;
+  OperationPool *pool;
+
+  if (!is_private (self) || loop == NULL || evl_loop_is_closed (loop) ||
+      evl_loop_get_running_thread (loop) != g_thread_self ())
+    {
+      g_object_unref (self);
+      return;
+    }
+  pool = g_object_get_qdata (G_OBJECT (loop), pool_quark ());
+  if (pool == NULL)
+    {
+      pool = g_new0 (OperationPool, 1);
+      g_object_set_qdata_full (G_OBJECT (loop), pool_quark (), pool, pool_free);
+    }
+  if (pool->n == POOL_MAX)
+    {
+      g_object_unref (self);
+      return;
+    }
+  if (self->kind == RESULT_POINTER && !self->propagated && self->result_notify != NULL)
+    self->result_notify (self->result.pointer);
+  g_clear_error (&self->error);
+  self->source_tag = NULL;
+  self->callback = NULL;
+  self->user_data = NULL;
+  self->kind = RESULT_NONE;
+  self->result.pointer = NULL;
+  self->result_notify = NULL;
+  self->completed = self->delivered = self->propagated = self->held = FALSE;
+  self->loop = NULL;
+  pool->ops[pool->n++] = self;
+  /* Last, as it may drop the last reference on the loop. */
+  g_object_unref (loop);
+}
+
 EvlOperation *
 evl_operation_new (EvlLoop             *loop,
                    gpointer             source_tag,
                    GAsyncReadyCallback  callback,
                    gpointer             user_data)
 {
-  EvlOperation *self = g_object_new (EVL_TYPE_OPERATION, NULL);
+  EvlOperation *self = NULL;
+  OperationPool *pool;
+
+  if (evl_loop_get_running_thread (loop) == g_thread_self () &&
+      (pool = g_object_get_qdata (G_OBJECT (loop), pool_quark ())) != NULL &&
+      pool->n > 0)
+    self = pool->ops[--pool->n];
+  else
+    self = g_object_new (EVL_TYPE_OPERATION, NULL);
 
   self->loop = g_object_ref (loop);
   self->source_tag = source_tag;
@@ -149,7 +243,7 @@ deliver_notify (gpointer data)
 
   if (!self->delivered)
     deliver (self);
-  g_object_unref (self);
+  release (self);
 }
 
 static void
@@ -180,9 +274,8 @@ evl_operation_deliver_held (EvlOperation *self)
   g_return_if_fail (self->held && self->completed && !self->delivered);
 
   self->held = FALSE;
-  g_object_ref (self);
   deliver (self);
-  g_object_unref (self);
+  release (self);
 }
 
 void

@@ -85,7 +85,11 @@ struct _EvlProactorLoop
   guint64              n_polls;     /* io_poll calls so far */
   gboolean             flush_scheduled;
   guint64              flush_after; /* flush_cb may arm polls completed up to this io_poll */
+  SockStep            *free_steps;  /* finished socket steps, for the next ones */
+  guint                n_free_steps;
 };
+
+#define FREE_STEPS_MAX 64
 
 static void evl_proactor_loop_initable_iface_init (GInitableIface *iface);
 
@@ -410,6 +414,14 @@ proactor_close (EvlLoop *loop)
     }
   g_clear_pointer (&self->watches, g_free);
   self->n_watches = 0;
+  while (self->free_steps != NULL)
+    {
+      SockStep *step = self->free_steps;
+
+      self->free_steps = (SockStep *) step->loop;
+      g_free (step);
+    }
+  self->n_free_steps = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -429,7 +441,19 @@ sock_step_completed (EvlProactorOp *op,
   if (op->orphaned)
     req->orphaned = TRUE;   /* and the step stays allocated too */
   else
-    g_free (step);
+    {
+      EvlProactorLoop *self = EVL_PROACTOR_LOOP (loop);
+
+      if (self->backend != NULL && self->n_free_steps < FREE_STEPS_MAX)
+        {
+          /* @loop links the free list. */
+          step->loop = (EvlLoop *) self->free_steps;
+          self->free_steps = step;
+          self->n_free_steps++;
+        }
+      else
+        g_free (step);
+    }
   evl_loop_sock_done (loop, req, result);
 }
 
@@ -438,8 +462,16 @@ proactor_sock_submit (EvlLoop        *loop,
                       EvlSockRequest *req)
 {
   EvlProactorLoop *self = EVL_PROACTOR_LOOP (loop);
-  SockStep *step = g_new0 (SockStep, 1);
+  SockStep *step = self->free_steps;
 
+  if (step != NULL)
+    {
+      self->free_steps = (SockStep *) step->loop;
+      self->n_free_steps--;
+      memset (step, 0, sizeof *step);
+    }
+  else
+    step = g_new0 (SockStep, 1);
   step->loop = loop;
   step->req = req;
   step->op.fd = req->fd;

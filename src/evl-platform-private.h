@@ -16,4 +16,8 @@ gboolean  evl_is_main_thread (void);
  * nothing where there is no fork(). */
 void      evl_platform_at_fork_child (void (*func) (void));
 
+/* Why an operation that is not ported to this platform yet failed with
+ * EVL_LOOP_ERROR_NOT_SUPPORTED (translated). */
+const char *evl_platform_not_ported_message (void);
+
 G_END_DECLS

@@ -55,3 +55,10 @@ evl_platform_at_fork_child (void (*func) (void))
 {
   pthread_atfork (NULL, NULL, func);
 }
+
+const char *
+evl_platform_not_ported_message (void)
+{
+  /* Everything is ported to Unix. */
+  return "";
+}

@@ -32,3 +32,12 @@ evl_platform_at_fork_child (void (*func) (void))
 {
   /* No fork() on Windows. */
 }
+
+const char *
+evl_platform_not_ported_message (void)
+{
+  return _("This operation is not available on Windows yet: the socket "
+           "primitives, streams, servers, datagrams and subprocesses of "
+           "evloop-glib work on Unix only for now; see the README's "
+           "platform table");
+}

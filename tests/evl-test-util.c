@@ -4,14 +4,8 @@
  */
 #include "evl-test-util.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 gboolean
 evl_test_under_valgrind (void)
@@ -158,50 +152,6 @@ evl_test_waiter_clear (EvlTestWaiter *w)
 }
 
 static void
-watchdog_fired (int signum)
-{
-  static const char msg[] = "evl-test: watchdog fired, the test hangs\n";
-  (void) signum;
-  (void) !write (2, msg, sizeof msg - 1);
-  abort ();
-}
-
-void
-evl_test_watchdog_start (guint seconds)
-{
-  signal (SIGALRM, watchdog_fired);
-  alarm (evl_test_under_valgrind () ? seconds * 10 : seconds);
-}
-
-void
-evl_test_watchdog_cancel (void)
-{
-  alarm (0);
-}
-
-void
-evl_test_socketpair (int fds[2])
-{
-  int r = socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
-  g_assert_cmpint (r, ==, 0);
-}
-
-guint
-evl_test_count_fds (void)
-{
-  DIR *d = opendir ("/proc/self/fd");
-  struct dirent *e;
-  guint n = 0;
-
-  g_assert_nonnull (d);
-  while ((e = readdir (d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir (d);
-  return n - 1; /* the DIR's own fd */
-}
-
-static void
 flag_timeout (gpointer data)
 {
   EvlLoop *loop = data;
@@ -258,21 +208,12 @@ evl_test_count (gpointer data)
   g_atomic_int_inc ((gint *) data);
 }
 
-double
-evl_test_cpu_time (void)
-{
-  struct timespec ts;
-
-  g_assert_cmpint (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts), ==, 0);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 evl_test_init (int    *argc,
                char ***argv)
 {
   g_test_init (argc, argv, NULL);
-  signal (SIGPIPE, SIG_IGN);
+  evl_test_platform_init ();
 
   /* The whole program, for test programs that make their loops some
    * other way too: an empty TAP plan marked as skipped. */

@@ -103,6 +103,21 @@ void     evl_test_waiter_wait    (EvlTestWaiter *w);
 void     evl_test_waiter_clear   (EvlTestWaiter *w);
 
 /* Standard test init: g_test_init + watchdog defaults. */
+/* Socket I/O for the fds of evl_test_socketpair(): read(), write() and
+ * close() on Unix, recv(), send() and closesocket() on Windows. */
+gssize   evl_test_sock_read      (int          fd,
+                                  void        *buf,
+                                  gsize        count);
+gssize   evl_test_sock_write     (int          fd,
+                                  const void  *buf,
+                                  gsize        count);
+void     evl_test_sock_close     (int          fd);
+
+/* The platform part of evl_test_init() (evl-test-util-unix.c or
+ * evl-test-util-win32.c): SIGPIPE ignored on Unix, Winsock started on
+ * Windows. */
+void     evl_test_platform_init  (void);
+
 void     evl_test_init           (int     *argc,
                                   char  ***argv);
 

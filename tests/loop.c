@@ -1180,8 +1180,8 @@ test_close_then_use (void)
   g_assert_cmpuint (n_notified, ==, 2);
   g_assert_false (evl_loop_remove_reader (loop, fds[0]));
   g_assert_false (evl_loop_remove_writer (loop, fds[0]));
-  close (fds[0]);
-  close (fds[1]);
+  evl_test_sock_close (fds[0]);
+  evl_test_sock_close (fds[1]);
 
   g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "*closed*");
   g_assert_null (evl_loop_call_soon (loop, never_cb, &n_notified, evl_test_count));

@@ -1,0 +1,95 @@
+/* evl-test-util-unix.c: the platform part of the test helpers, Unix
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "evl-test-util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+evl_test_platform_init (void)
+{
+  signal (SIGPIPE, SIG_IGN);
+}
+
+static void
+watchdog_fired (int signum)
+{
+  static const char msg[] = "evl-test: watchdog fired, the test hangs\n";
+  (void) signum;
+  (void) !write (2, msg, sizeof msg - 1);
+  abort ();
+}
+
+void
+evl_test_watchdog_start (guint seconds)
+{
+  signal (SIGALRM, watchdog_fired);
+  alarm (evl_test_under_valgrind () ? seconds * 10 : seconds);
+}
+
+void
+evl_test_watchdog_cancel (void)
+{
+  alarm (0);
+}
+
+void
+evl_test_socketpair (int fds[2])
+{
+  int r = socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
+  g_assert_cmpint (r, ==, 0);
+}
+
+guint
+evl_test_count_fds (void)
+{
+  DIR *d = opendir ("/proc/self/fd");
+  struct dirent *e;
+  guint n = 0;
+
+  g_assert_nonnull (d);
+  while ((e = readdir (d)) != NULL)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir (d);
+  return n - 1; /* the DIR's own fd */
+}
+
+double
+evl_test_cpu_time (void)
+{
+  struct timespec ts;
+
+  g_assert_cmpint (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts), ==, 0);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+gssize
+evl_test_sock_read (int    fd,
+                    void  *buf,
+                    gsize  count)
+{
+  return read (fd, buf, count);
+}
+
+gssize
+evl_test_sock_write (int         fd,
+                     const void *buf,
+                     gsize       count)
+{
+  return write (fd, buf, count);
+}
+
+void
+evl_test_sock_close (int fd)
+{
+  close (fd);
+}

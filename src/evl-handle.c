@@ -78,7 +78,10 @@ block_new (guint slot_size)
   if (block == NULL)
     block = g_aligned_alloc (1, EVL_HANDLE_BLOCK_SIZE, EVL_HANDLE_BLOCK_SIZE);
 
-  block->live = (EVL_HANDLE_BLOCK_SIZE - BLOCK_HEADER) / slot_size;
+  /* One count per slot, and one for the carver that holds it as its
+   * current block: a full block all of whose handles were freed must not
+   * go while the carver still points to it. */
+  block->live = (EVL_HANDLE_BLOCK_SIZE - BLOCK_HEADER) / slot_size + 1;
   block->used = BLOCK_HEADER;
   block->slot_size = slot_size;
   return block;
@@ -124,11 +127,12 @@ evl_handle_block_release (EvlHandleBlock *block,
     block_free (block);
 }
 
-/* The slots of a block that were never carved. */
-static inline gint
-block_uncarved (EvlHandleBlock *block)
+/* The carver lets go of its current block: gives back the slots never
+ * carved and its own count. */
+static inline void
+block_abandon (EvlHandleBlock *block)
 {
-  return (EVL_HANDLE_BLOCK_SIZE - block->used) / block->slot_size;
+  evl_handle_block_release (block, (EVL_HANDLE_BLOCK_SIZE - block->used) / block->slot_size + 1);
 }
 
 /* Frees a handle's memory. */
@@ -161,7 +165,7 @@ evl_handle_pool_carve (EvlHandlePool *pool)
     {
       /* A full block lives on while its handles do. */
       if (block != NULL)
-        evl_handle_block_release (block, block_uncarved (block));
+        block_abandon (block);
       block = pool->current = block_new (pool->slot_size);
     }
   return block_carve (block);
@@ -182,7 +186,7 @@ evl_handle_pool_clear (EvlHandlePool *pool)
   if (block != NULL)
     {
       pool->current = NULL;
-      evl_handle_block_release (block, block_uncarved (block));
+      block_abandon (block);
     }
 }
 
@@ -205,7 +209,7 @@ ts_block_thread_exit (gpointer data)
 
   ts_block = NULL;
   if (block != NULL)
-    evl_handle_block_release (block, block_uncarved (block));
+    block_abandon (block);
 }
 
 static GPrivate ts_block_key = G_PRIVATE_INIT (ts_block_thread_exit);
@@ -222,7 +226,7 @@ evl_threadsafe_handle_new (EvlCallback     callback,
   if (G_UNLIKELY (block == NULL || block_full (block)))
     {
       if (block != NULL)
-        evl_handle_block_release (block, block_uncarved (block));
+        block_abandon (block);
       else
         /* Only for its destroy notify: release the block at thread exit. */
         g_private_set (&ts_block_key, GINT_TO_POINTER (1));

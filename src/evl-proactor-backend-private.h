@@ -52,7 +52,14 @@ struct _EvlProactorOp
   gsize               length;      /* RECV, SEND: at most G_MAXINT32 */
   struct sockaddr    *addr;        /* CONNECT (read), ACCEPT (written) */
   socklen_t           addrlen;     /* CONNECT: its size; ACCEPT: in/out */
+  gboolean            poll_first;  /* RECV: data is unlikely to be there yet:
+                                    * wait for readiness before the first
+                                    * try (a hint; backends may ignore it) */
   EvlProactorOpFunc   complete;
+
+  /* Set by the backend before a RECV's completion: the socket had more
+   * data after it (a hint: FALSE when the backend cannot tell). */
+  gboolean            more_data;
 
   /* Set by the backend before the final completion of an operation it
    * could not take back from the kernel: keep its memory forever. */

@@ -87,6 +87,8 @@ struct _EvlProactorLoop
   guint64              flush_after; /* flush_cb may arm polls completed up to this io_poll */
   SockStep            *free_steps;  /* finished socket steps, for the next ones */
   guint                n_free_steps;
+  guint8              *drained;     /* by fd: its last recv emptied the socket */
+  guint                n_drained;
 };
 
 #define FREE_STEPS_MAX 64
@@ -414,6 +416,8 @@ proactor_close (EvlLoop *loop)
     }
   g_clear_pointer (&self->watches, g_free);
   self->n_watches = 0;
+  g_clear_pointer (&self->drained, g_free);
+  self->n_drained = 0;
   while (self->free_steps != NULL)
     {
       SockStep *step = self->free_steps;
@@ -427,6 +431,33 @@ proactor_close (EvlLoop *loop)
 /* ---------------------------------------------------------------------- */
 /* socket operations */
 
+/* A recv that emptied the socket is most often followed by one that
+ * waits (a request and its answer): that one asks the kernel to wait for
+ * readiness first (EvlProactorOp.poll_first) rather than try, fail and
+ * then wait. Per fd number: a hint, harmless when the number is reused. */
+static void
+note_drained (EvlProactorLoop *self,
+              int              fd,
+              gboolean         drained)
+{
+  if (fd < 0)
+    return;
+  if ((guint) fd >= self->n_drained)
+    {
+      guint n;
+
+      if (!drained)
+        return;
+      n = MAX (64, self->n_drained);
+      while (n <= (guint) fd)
+        n *= 2;
+      self->drained = g_realloc (self->drained, n);
+      memset (self->drained + self->n_drained, 0, n - self->n_drained);
+      self->n_drained = n;
+    }
+  self->drained[fd] = drained;
+}
+
 static void
 sock_step_completed (EvlProactorOp *op,
                      int            result,
@@ -438,6 +469,8 @@ sock_step_completed (EvlProactorOp *op,
 
   if (op->kind == EVL_PROACTOR_ACCEPT && result >= 0)
     req->addrlen = op->addrlen;
+  if (op->kind == EVL_PROACTOR_RECV)
+    note_drained (EVL_PROACTOR_LOOP (loop), op->fd, result > 0 && !op->more_data);
   if (op->orphaned)
     req->orphaned = TRUE;   /* and the step stays allocated too */
   else
@@ -482,6 +515,8 @@ proactor_sock_submit (EvlLoop        *loop,
     {
     case EVL_SOCK_RECV:
       step->op.kind = EVL_PROACTOR_RECV;
+      step->op.poll_first = req->fd >= 0 && (guint) req->fd < self->n_drained &&
+                            self->drained[req->fd];
       break;
     case EVL_SOCK_SEND:
       step->op.kind = EVL_PROACTOR_SEND;

@@ -74,6 +74,12 @@
 #ifndef IORING_FEAT_EXT_ARG
 # define IORING_FEAT_EXT_ARG (1U << 8)
 #endif
+#ifndef IORING_RECVSEND_POLL_FIRST
+# define IORING_RECVSEND_POLL_FIRST (1U << 0)
+#endif
+#ifndef IORING_CQE_F_SOCK_NONEMPTY
+# define IORING_CQE_F_SOCK_NONEMPTY (1U << 2)
+#endif
 #define EVL_IORING_REGISTER_ENABLE_RINGS 12
 
 /* The ring.
@@ -127,6 +133,7 @@ enum {
   OPF_ASYNC_CANCEL  = 1 << 4,  /* POLL_REMOVE failed: use ASYNC_CANCEL */
   OPF_RECLAIM       = 1 << 5,  /* cancelled to move to a new ring: requeue it */
   OPF_CONNECT_AGAIN = 1 << 6,  /* a CONNECT issued again: EISCONN is success */
+  OPF_POLL_FIRST    = 1 << 7,  /* a RECV issued with IORING_RECVSEND_POLL_FIRST */
 };
 
 typedef enum
@@ -148,6 +155,7 @@ typedef struct
   GThread            *owner;
   gboolean            polled;        /* GLib polls the ring fd: keep its number */
   gboolean            multishot_ok;
+  gboolean            poll_first_ok; /* IORING_RECVSEND_POLL_FIRST (Linux 5.19) */
   gboolean            warned_orphans;
   gboolean            wait_in_ppoll; /* block in ppoll(ring fd), not io_uring_enter */
 
@@ -391,6 +399,15 @@ prep_op (EvlUringBackend     *self,
         break;
       case EVL_PROACTOR_RECV:
         io_uring_prep_recv (sqe, op->fd, op->buffer, op->length, 0);
+        /* Where the caller expects to wait, arm the kernel's poll at once
+         * rather than after a recv that says EAGAIN. */
+        if (op->poll_first && self->poll_first_ok)
+          {
+            sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+            op->flags |= OPF_POLL_FIRST;
+          }
+        else
+          op->flags &= ~OPF_POLL_FIRST;
         break;
       case EVL_PROACTOR_SEND:
         io_uring_prep_send (sqe, op->fd, op->buffer, op->length, MSG_NOSIGNAL);
@@ -772,6 +789,15 @@ handle_cqe (EvlUringBackend *self,
     case EVL_PROACTOR_SEND:
     case EVL_PROACTOR_CONNECT:
     case EVL_PROACTOR_ACCEPT:
+      if (res == -EINVAL && (op->flags & OPF_POLL_FIRST) && !(op->flags & OPF_CANCEL))
+        {
+          /* A kernel that does not know the flag (before 5.19). */
+          self->poll_first_ok = FALSE;
+          queue_push (self, op);
+          return;
+        }
+      if (op->kind == EVL_PROACTOR_RECV)
+        op->more_data = res > 0 && (cqe_flags & IORING_CQE_F_SOCK_NONEMPTY) != 0;
       if (res == -EAGAIN && !(op->flags & OPF_CANCEL))
         {
           /* The kernel gave back EAGAIN (it can for a non-blocking fd
@@ -1144,6 +1170,7 @@ evl_proactor_backend_new (GError **error)
   self = g_new0 (EvlUringBackend, 1);
   self->parent.funcs = &uring_funcs;
   self->multishot_ok = TRUE;
+  self->poll_first_ok = TRUE;
   self->cancels = g_ptr_array_new ();
   self->cancel_tags = g_hash_table_new (NULL, NULL);
   self->next_tag = 1;

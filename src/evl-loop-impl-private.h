@@ -68,6 +68,7 @@ typedef struct
   EvlHandle      **signal_handlers; /* indexed by signal number */
 
   gboolean      closed;
+  GError       *init_error;         /* why construction failed, or NULL */
   guint         fork_generation;    /* evl_fork_generation () when made */
   GQueue        close_hooks;        /* EvlLoopCloseHook, run by close */
   gboolean      stopping;

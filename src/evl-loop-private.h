@@ -121,6 +121,8 @@ void      evl_loop_class_set_backend (EvlLoopClass          *klass,
  * (end of constructed/init); it creates the wakeup eventfd and registers it. */
 gboolean  evl_loop_backend_ready     (EvlLoop               *loop,
                                       GError               **error);
+/* Why evl_loop_backend_ready() failed (the loop is then closed), or NULL. */
+const GError *evl_loop_get_init_error (EvlLoop              *loop);
 
 /* Called by a backend's io_poll() for every ready fd. */
 void      evl_loop_io_ready          (EvlLoop               *loop,

@@ -48,7 +48,16 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (EvlLoop, evl_loop, G_TYPE_OBJECT)
+static void evl_loop_initable_iface_init (GInitableIface *iface);
+
+/* GInitable: a loop whose construction failed (no file descriptor left
+ * for its wakeup channel) is closed and reports why from
+ * g_initable_init(), so that g_initable_new() fails cleanly. Loop kinds
+ * that have more to set up implement the interface again. */
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (EvlLoop, evl_loop, G_TYPE_OBJECT,
+                                  G_ADD_PRIVATE (EvlLoop)
+                                  G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                         evl_loop_initable_iface_init))
 
 static _Thread_local EvlLoop *running_loop;
 
@@ -1943,24 +1952,69 @@ evl_loop_backend_ready (EvlLoop  *loop,
                         GError  **error)
 {
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
+  GError *local_error = NULL;
 
   priv->backend = EVL_LOOP_GET_CLASS (loop)->_evl_reserved[0];
   g_return_val_if_fail (priv->backend != NULL, FALSE);
 
-  if (!evl_wakeup_open (&priv->wake_fd, &priv->wake_fd_write, error))
-    return FALSE;
-  evl_loop_lookup_fd (loop, priv->wake_fd, TRUE);
-  if (!evl_loop_update_fd (loop, priv->wake_fd, error))
+  if (!evl_wakeup_open (&priv->wake_fd, &priv->wake_fd_write, &local_error))
     {
-      g_clear_pointer (&priv->fds[priv->wake_fd], g_free);
-      priv->n_fds--;
-      evl_wakeup_close (priv->wake_fd, priv->wake_fd_write);
-      priv->wake_fd = priv->wake_fd_write = -1;
+      priv->init_error = g_error_new (local_error->domain, local_error->code,
+                                      _("Cannot create the event loop's wakeup descriptor: %s; "
+                                        "close unused files or raise the limit"),
+                                      local_error->message);
+      g_clear_error (&local_error);
+    }
+  else
+    {
+      evl_loop_lookup_fd (loop, priv->wake_fd, TRUE);
+      if (!evl_loop_update_fd (loop, priv->wake_fd, &priv->init_error))
+        {
+          g_clear_pointer (&priv->fds[priv->wake_fd], g_free);
+          priv->n_fds--;
+          evl_wakeup_close (priv->wake_fd, priv->wake_fd_write);
+          priv->wake_fd = priv->wake_fd_write = -1;
+        }
+    }
+  if (priv->init_error != NULL)
+    {
+      /* Half a loop would hang or crash later: close it, so that every
+       * use is refused as on any closed loop. */
+      evl_loop_close (loop, NULL);
+      if (error != NULL)
+        *error = g_error_copy (priv->init_error);
       return FALSE;
     }
   if (priv->context != NULL)
     priv->driver = evl_context_driver_new (loop, priv->context);
   return TRUE;
+}
+
+const GError *
+evl_loop_get_init_error (EvlLoop *loop)
+{
+  return evl_loop_get_priv (loop)->init_error;
+}
+
+static gboolean
+evl_loop_initable_init (GInitable     *initable,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  EvlLoopPrivate *priv = evl_loop_get_priv (EVL_LOOP (initable));
+
+  if (priv->init_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (priv->init_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+evl_loop_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = evl_loop_initable_init;
 }
 
 static void
@@ -1977,6 +2031,7 @@ evl_loop_finalize (GObject *object)
   if (priv->exc_notify != NULL)
     priv->exc_notify (priv->exc_data);
   g_clear_pointer (&priv->context, g_main_context_unref);
+  g_clear_error (&priv->init_error);
   g_mutex_clear (&priv->ts_lock);
   g_free (priv->ready);
   g_free (priv->fds);

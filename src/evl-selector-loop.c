@@ -107,18 +107,14 @@ static void
 evl_selector_loop_constructed (GObject *object)
 {
   EvlSelectorLoop *self = EVL_SELECTOR_LOOP (object);
-  GError *error = NULL;
 
   G_OBJECT_CLASS (evl_selector_loop_parent_class)->constructed (object);
 
   if (self->selector == NULL)
     self->selector = evl_selector_new_default ();
-  if (!evl_loop_backend_ready (EVL_LOOP (self), &error))
-    {
-      /* Only fails when the process is out of file descriptors. */
-      g_critical ("Cannot create the event loop's wakeup descriptor: %s", error->message);
-      g_error_free (error);
-    }
+  /* Only fails when the process is out of file descriptors: the loop is
+   * then closed, and g_initable_init() (EvlLoop's) reports the error. */
+  evl_loop_backend_ready (EVL_LOOP (self), NULL);
 }
 
 static void
@@ -209,14 +205,24 @@ evl_selector_loop_init (EvlSelectorLoop *self)
  * [property@Evl.Loop:context] property with g_object_new() for that, or
  * use [func@Evl.new_event_loop].
  *
+ * When the process has no file descriptor left for the loop's wakeup
+ * channel, the loop comes back closed, with a warning; use
+ * g_initable_new() to get that failure as a #GError instead.
+ *
  * Returns: (transfer full): a new loop
  */
 EvlLoop *
 evl_selector_loop_new (EvlSelector *selector)
 {
+  EvlLoop *loop;
+  const GError *error;
+
   g_return_val_if_fail (selector == NULL || EVL_IS_SELECTOR (selector), NULL);
 
-  return g_object_new (EVL_TYPE_SELECTOR_LOOP, "selector", selector, NULL);
+  loop = g_object_new (EVL_TYPE_SELECTOR_LOOP, "selector", selector, NULL);
+  if ((error = evl_loop_get_init_error (loop)) != NULL)
+    g_warning ("%s", error->message);
+  return loop;
 }
 
 /**

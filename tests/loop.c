@@ -10,6 +10,11 @@
 
 #include "evl-test-util.h"
 
+#ifdef G_OS_UNIX
+# include <fcntl.h>
+# include <sys/resource.h>
+#endif
+
 /* Helpers ---------------------------------------------------------------- */
 
 /* Appends its id to a shared log when it runs. */
@@ -1446,6 +1451,94 @@ test_idle_cpu (void)
   evl_test_close_loop (loop);
 }
 
+#ifdef G_OS_UNIX
+/* Out of file descriptors at construction: a clean failure -------------- */
+
+static GType
+loop_type_under_test (void)
+{
+  return g_str_equal (evl_test_loop_kind (), "proactor") ? EVL_TYPE_PROACTOR_LOOP
+                                                         : EVL_TYPE_SELECTOR_LOOP;
+}
+
+static void
+construct_out_of_fds_child (void)
+{
+  struct rlimit rl;
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+  GError *error = NULL;
+  EvlLoop *loop;
+  int fd;
+  guint i;
+
+  /* Use up every descriptor below a low limit. */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  rl.rlim_cur = MIN (rl.rlim_cur, 256);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
+  while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+    g_array_append_val (fds, fd);
+
+  /* GInitable: NULL and the reason. */
+  loop = g_initable_new (loop_type_under_test (), NULL, &error, NULL);
+  g_assert_null (loop);
+  g_assert_nonnull (error);
+  g_test_message ("%s: %s", evl_test_loop_kind (), error->message);
+  if (loop_type_under_test () == EVL_TYPE_SELECTOR_LOOP)
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  g_clear_error (&error);
+
+  /* The constructor without a GError: a closed loop that refuses work
+   * (no hang, no crash), with a warning. */
+  if (loop_type_under_test () == EVL_TYPE_SELECTOR_LOOP)
+    {
+      g_test_expect_message ("Evl", G_LOG_LEVEL_WARNING, "*wakeup descriptor*");
+      loop = evl_selector_loop_new (NULL);
+      g_test_assert_expected_messages ();
+      g_assert_nonnull (loop);
+      g_assert_true (evl_loop_is_closed (loop));
+      g_assert_false (evl_loop_run_forever (loop, &error));
+      g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
+      g_clear_error (&error);
+      g_test_expect_message ("Evl", G_LOG_LEVEL_CRITICAL, "*closed*");
+      g_assert_null (evl_loop_call_soon_threadsafe (loop, (EvlCallback) abort, NULL, NULL));
+      g_test_assert_expected_messages ();
+      g_assert_true (evl_loop_close (loop, NULL));
+      g_object_add_weak_pointer (G_OBJECT (loop), (gpointer *) &loop);
+      g_object_unref (loop);
+      g_assert_null (loop);
+    }
+
+  /* With descriptors again, a loop works. */
+  for (i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_unref (fds);
+  loop = g_initable_new (loop_type_under_test (), NULL, &error, NULL);
+  if (loop == NULL && g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  g_assert_no_error (error);
+  evl_test_close_loop (loop);
+}
+
+static void
+test_construct_out_of_fds (void)
+{
+  EvlLoop *probe;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (probe);
+  evl_test_close_loop (probe);
+  if (g_test_subprocess ())
+    {
+      construct_out_of_fds_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+#endif
+
 int
 main (int   argc,
       char *argv[])
@@ -1454,6 +1547,9 @@ main (int   argc,
   evl_test_watchdog_start (100);
 
   g_test_add_func ("/Evl/Loop/call-soon/fifo", test_call_soon_fifo);
+#ifdef G_OS_UNIX
+  g_test_add_func ("/Evl/Loop/construct-out-of-fds", test_construct_out_of_fds);
+#endif
   g_test_add_func ("/Evl/Loop/call-soon/snapshot", test_call_soon_snapshot);
   g_test_add_func ("/Evl/Loop/call-soon/chain", test_call_soon_chain);
   g_test_add_func ("/Evl/Loop/timers/deadline-order", test_timers_deadline_order);

@@ -88,12 +88,15 @@ def stub(ret, name, params):
 
 def main():
     out, sources = sys.argv[1], sys.argv[2:]
-    # Only the public API (declared in evloop-glib/*.h): private helpers of
-    # the excluded sources are not needed by the ported ones.
+    # Only the public API (declared in evloop-glib/*.h): the other private
+    # helpers of the excluded sources are not needed by the ported ones...
     public = set()
     public_types = set()
-    for h in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    '..', 'evloop-glib', '*.h')):
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+    # ...and the loop's private interface (evl-loop-private.h), which the
+    # ported sources (the proactor loop) call.
+    for h in glob.glob(os.path.join(top, 'evloop-glib', '*.h')) + \
+            [os.path.join(top, 'src', 'evl-loop-private.h')]:
         text = open(h, encoding='utf-8').read()
         public |= set(re.findall(r'\b(evl_[a-z0-9_]+)\s*\(', text))
         public_types |= {m + '_get_type' for m in

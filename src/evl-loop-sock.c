@@ -11,7 +11,15 @@
 #include <unistd.h>
 
 #include "evl-loop-private.h"
+#include "evl-loop-impl-private.h"
 #include "evl-operation-private.h"
+
+/* evl_loop_is_closed() without its type check, for the hot paths. */
+static inline gboolean
+loop_is_closed (EvlLoop *loop)
+{
+  return evl_loop_get_priv (loop)->closed;
+}
 
 /* The front half of every primitive is here: argument checks, the
  * GCancellable, the EvlOperation that carries the result. The I/O itself
@@ -41,6 +49,7 @@
  * request keeps the file open) until it is cancelled or the loop closes. */
 
 typedef struct _SockOp SockOp;
+typedef struct _SockTable SockTable;
 typedef struct _SockFd SockFd;
 typedef struct _SockWaiters SockWaiters;
 
@@ -64,6 +73,7 @@ struct _SockOp
   EvlSockRequest  req;          /* first: what the backend sees */
   gint            ref_count;    /* atomic: the operation + posted cancellations */
   EvlLoop        *loop;         /* not owned: @op holds it */
+  SockTable      *table;        /* the loop's (lives as long as it) */
   EvlOperation   *op;
   GCancellable   *cancellable;
   gulong          cancel_id;
@@ -100,14 +110,14 @@ struct _SockWaiters
 /* Finished SockOps kept for the next ones, on the loop's thread. */
 #define SOP_POOL_MAX 64
 
-typedef struct
+struct _SockTable
 {
   GHashTable *fds;          /* fd -> SockFd */
   SockOp     *pool[SOP_POOL_MAX];
   guint       n_pool;
   GQueue      unverified;   /* SockWaiters whose adopted watch awaits proof */
   gboolean    verify_armed; /* the timer that re-arms what is still unproven */
-} SockTable;
+};
 
 /* How long an adopted watch may wait for its first event before it is
  * registered afresh (see readiness_start()). */
@@ -134,13 +144,11 @@ static void release_if_idle (SockWaiters *w);
 static SockTable *get_table (EvlLoop  *loop,
                              gboolean  create);
 
-/* The loop's table, when the calling thread is the one running it. */
-static SockTable *
-get_table_if_running (EvlLoop *loop)
+/* Whether the pools may be used: on the thread running the loop. */
+static inline gboolean
+may_pool (EvlLoop *loop)
 {
-  if (evl_loop_get_running_thread (loop) != g_thread_self () || evl_loop_is_closed (loop))
-    return NULL;
-  return get_table (loop, TRUE);
+  return evl_loop_get_running_thread (loop) == g_thread_self () && !loop_is_closed (loop);
 }
 
 static SockOp *
@@ -152,13 +160,14 @@ sock_op_new (EvlLoop             *loop,
              GAsyncReadyCallback  callback,
              gpointer             user_data)
 {
-  SockTable *table = get_table_if_running (loop);
+  SockTable *table = get_table (loop, TRUE);
   SockOp *sop;
 
-  if (table != NULL && table->n_pool > 0)
+  if (table->n_pool > 0 && may_pool (loop))
     sop = table->pool[--table->n_pool];   /* zeroed when pooled */
   else
     sop = g_new0 (SockOp, 1);
+  sop->table = table;
 
   sop->req.kind = kind;
   sop->req.fd = fd;
@@ -200,8 +209,8 @@ sock_op_unref (gpointer data)
   g_free (sop->owned);
   /* @op holds the loop: drop it last. */
   op = sop->op;
-  table = get_table_if_running (sop->loop);
-  if (table != NULL && table->n_pool < SOP_POOL_MAX)
+  table = sop->table;
+  if (table->n_pool < SOP_POOL_MAX && may_pool (sop->loop))
     {
       memset (sop, 0, sizeof *sop);
       table->pool[table->n_pool++] = sop;
@@ -381,7 +390,7 @@ static SockTable *
 get_table (EvlLoop  *loop,
            gboolean  create)
 {
-  SockTable *table = g_object_get_qdata (G_OBJECT (loop), sock_table_quark ());
+  SockTable *table = g_object_get_qdata ((GObject *) loop, sock_table_quark ());
 
   if (table == NULL && create)
     {
@@ -394,16 +403,14 @@ get_table (EvlLoop  *loop,
 }
 
 static SockWaiters *
-lookup_waiters (EvlLoop  *loop,
-                int       fd,
-                gboolean  writer,
-                gboolean  create)
+lookup_waiters (SockTable *table,
+                EvlLoop   *loop,
+                int        fd,
+                gboolean   writer,
+                gboolean   create)
 {
-  SockTable *table = get_table (loop, create);
   SockFd *sfd;
 
-  if (table == NULL)
-    return NULL;
   sfd = g_hash_table_lookup (table->fds, GINT_TO_POINTER (fd));
   if (sfd == NULL)
     {
@@ -698,7 +705,7 @@ static void
 readiness_start (SockOp *sop)
 {
   gboolean writer = sop->req.kind == EVL_SOCK_SEND || sop->req.kind == EVL_SOCK_CONNECT;
-  SockWaiters *w = lookup_waiters (sop->loop, sop->req.fd, writer, FALSE);
+  SockWaiters *w = lookup_waiters (sop->table, sop->loop, sop->req.fd, writer, FALSE);
   GError *error = NULL;
 
   /* FIFO: behind operations already waiting in the same direction.
@@ -725,7 +732,7 @@ readiness_start (SockOp *sop)
         }
     }
 
-  w = lookup_waiters (sop->loop, sop->req.fd, writer, TRUE);
+  w = lookup_waiters (sop->table, sop->loop, sop->req.fd, writer, TRUE);
   if (!w->watching)
     {
       SockFd *sfd = w->sfd;
@@ -852,7 +859,7 @@ sock_op_check (SockOp *sop)
 {
   GError *error = NULL;
 
-  if (evl_loop_is_closed (sop->loop))
+  if (loop_is_closed (sop->loop))
     g_set_error_literal (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
                          _("The event loop is closed; create a new loop to run more work"));
   else if (sop->req.fd < 0)
@@ -911,7 +918,7 @@ completion_next (SockWaiters *w)
 
       if (sop->state != OP_WAITING)
         break;
-      if (evl_loop_is_closed (sop->loop))
+      if (loop_is_closed (sop->loop))
         {
           sop->cancel_requested = TRUE;
           sock_op_finish (sop, -ECANCELED);
@@ -939,7 +946,7 @@ completion_start (SockOp *sop)
       sock_op_finish (sop, 0);
       return;
     }
-  w = lookup_waiters (sop->loop, sop->req.fd, writer, TRUE);
+  w = lookup_waiters (sop->table, sop->loop, sop->req.fd, writer, TRUE);
   sop->waiters = w;
   sop->state = OP_WAITING;
   g_queue_push_tail_link (&w->queue, &sop->link);
@@ -962,7 +969,7 @@ evl_loop_sock_done (EvlLoop        *loop,
   if (step_result (sop, result))
     {
       /* A sendall with more to send. */
-      if (!evl_loop_is_closed (loop))
+      if (!loop_is_closed (loop))
         {
           sop->state = OP_SUBMITTED;
           evl_loop_get_backend (loop)->sock_submit (loop, req);
@@ -1066,7 +1073,7 @@ evl_loop_sock_recv_finish (EvlLoop       *loop,
   g_return_val_if_fail (evl_operation_is_valid (result, loop, evl_loop_sock_recv_async), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return evl_operation_propagate_pointer (EVL_OPERATION (result), error);
+  return evl_operation_propagate_pointer ((EvlOperation *) result, error);
 }
 
 /**
@@ -1136,7 +1143,7 @@ evl_loop_sock_recv_into_finish (EvlLoop       *loop,
   g_return_val_if_fail (evl_operation_is_valid (result, loop, evl_loop_sock_recv_into_async), -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  return evl_operation_propagate_size (EVL_OPERATION (result), error);
+  return evl_operation_propagate_size ((EvlOperation *) result, error);
 }
 
 /**
@@ -1199,7 +1206,7 @@ evl_loop_sock_sendall_finish (EvlLoop       *loop,
   g_return_val_if_fail (evl_operation_is_valid (result, loop, evl_loop_sock_sendall_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return evl_operation_propagate_boolean (EVL_OPERATION (result), error);
+  return evl_operation_propagate_boolean ((EvlOperation *) result, error);
 }
 
 /**
@@ -1273,7 +1280,7 @@ evl_loop_sock_connect_finish (EvlLoop       *loop,
   g_return_val_if_fail (evl_operation_is_valid (result, loop, evl_loop_sock_connect_async), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return evl_operation_propagate_boolean (EVL_OPERATION (result), error);
+  return evl_operation_propagate_boolean ((EvlOperation *) result, error);
 }
 
 /**
@@ -1339,7 +1346,7 @@ evl_loop_sock_accept_finish (EvlLoop         *loop,
   g_return_val_if_fail (evl_operation_is_valid (result, loop, evl_loop_sock_accept_async), -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  ar = evl_operation_propagate_pointer (EVL_OPERATION (result), error);
+  ar = evl_operation_propagate_pointer ((EvlOperation *) result, error);
   if (ar == NULL)
     return -1;
   fd = ar->fd;

@@ -5,7 +5,15 @@
 #include "config.h"
 
 #include "evl-loop-private.h"
+#include "evl-loop-impl-private.h"
 #include "evl-operation-private.h"
+
+/* evl_loop_is_closed() without its type check, for the hot paths. */
+static inline gboolean
+loop_is_closed (EvlLoop *loop)
+{
+  return evl_loop_get_priv (loop)->closed;
+}
 
 typedef enum
 {
@@ -20,6 +28,7 @@ struct _EvlOperation
   GObject              parent_instance;
 
   EvlLoop             *loop;          /* the source object: strong */
+  gpointer             pool;          /* the loop's OperationPool, if it had one */
   gpointer             source_tag;
   GAsyncReadyCallback  callback;
   gpointer             user_data;
@@ -135,7 +144,7 @@ pool_free (gpointer data)
 static gboolean
 is_private (EvlOperation *self)
 {
-  GObject *object = G_OBJECT (self);
+  GObject *object = (GObject *) self;
 
   /* qdata's low bits are GLib's flags. */
   return g_atomic_int_get (&object->ref_count) == 1 &&
@@ -149,13 +158,13 @@ release (EvlOperation *self)
   EvlLoop *loop = self->loop;
   OperationPool *pool;
 
-  if (!is_private (self) || loop == NULL || evl_loop_is_closed (loop) ||
+  if (!is_private (self) || loop == NULL || loop_is_closed (loop) ||
       evl_loop_get_running_thread (loop) != g_thread_self ())
     {
       g_object_unref (self);
       return;
     }
-  pool = g_object_get_qdata (G_OBJECT (loop), pool_quark ());
+  pool = self->pool != NULL ? self->pool : g_object_get_qdata ((GObject *) loop, pool_quark ());
   if (pool == NULL)
     {
       pool = g_new0 (OperationPool, 1);
@@ -177,6 +186,7 @@ release (EvlOperation *self)
   self->result_notify = NULL;
   self->completed = self->delivered = self->propagated = self->held = FALSE;
   self->loop = NULL;
+  self->pool = NULL;
   pool->ops[pool->n++] = self;
   /* Last, as it may drop the last reference on the loop. */
   g_object_unref (loop);
@@ -189,14 +199,16 @@ evl_operation_new (EvlLoop             *loop,
                    gpointer             user_data)
 {
   EvlOperation *self = NULL;
-  OperationPool *pool;
+  OperationPool *pool = NULL;
 
   if (evl_loop_get_running_thread (loop) == g_thread_self () &&
-      (pool = g_object_get_qdata (G_OBJECT (loop), pool_quark ())) != NULL &&
+      (pool = g_object_get_qdata ((GObject *) loop, pool_quark ())) != NULL &&
       pool->n > 0)
     self = pool->ops[--pool->n];
   else
     self = g_object_new (EVL_TYPE_OPERATION, NULL);
+  /* Valid while we hold the loop, which owns it. */
+  self->pool = pool;
 
   self->loop = g_object_ref (loop);
   self->source_tag = source_tag;
@@ -222,7 +234,7 @@ deliver (EvlOperation *self)
 {
   self->delivered = TRUE;
   if (self->callback != NULL)
-    self->callback (G_OBJECT (self->loop), G_ASYNC_RESULT (self), self->user_data);
+    self->callback ((GObject *) self->loop, (GAsyncResult *) self, self->user_data);
 }
 
 static void
@@ -337,7 +349,7 @@ evl_operation_is_valid (GAsyncResult *result,
 
   if (!EVL_IS_OPERATION (result))
     return FALSE;
-  self = EVL_OPERATION (result);
+  self = (EvlOperation *) result;
   return (gpointer) self->loop == source_object &&
          self->source_tag == source_tag &&
          self->completed;

@@ -313,7 +313,7 @@ static void
 proactor_io_poll (EvlLoop *loop,
                   gint64   timeout_ns)
 {
-  EvlProactorLoop *self = EVL_PROACTOR_LOOP (loop);
+  EvlProactorLoop *self = (EvlProactorLoop *) loop;   /* our backend's: no check */
   PollWatch *w, *report;
   int r;
 
@@ -470,12 +470,12 @@ sock_step_completed (EvlProactorOp *op,
   if (op->kind == EVL_PROACTOR_ACCEPT && result >= 0)
     req->addrlen = op->addrlen;
   if (op->kind == EVL_PROACTOR_RECV)
-    note_drained (EVL_PROACTOR_LOOP (loop), op->fd, result > 0 && !op->more_data);
+    note_drained ((EvlProactorLoop *) loop, op->fd, result > 0 && !op->more_data);
   if (op->orphaned)
     req->orphaned = TRUE;   /* and the step stays allocated too */
   else
     {
-      EvlProactorLoop *self = EVL_PROACTOR_LOOP (loop);
+      EvlProactorLoop *self = (EvlProactorLoop *) loop;
 
       if (self->backend != NULL && self->n_free_steps < FREE_STEPS_MAX)
         {
@@ -494,7 +494,7 @@ static void
 proactor_sock_submit (EvlLoop        *loop,
                       EvlSockRequest *req)
 {
-  EvlProactorLoop *self = EVL_PROACTOR_LOOP (loop);
+  EvlProactorLoop *self = (EvlProactorLoop *) loop;   /* our backend's: no check */
   SockStep *step = self->free_steps;
 
   if (step != NULL)

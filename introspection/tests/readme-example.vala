@@ -1,6 +1,7 @@
 int main () {
     var loop = Evl.new_event_loop ();
     var future = loop.create_future ();
+    double start = loop.time ();
     loop.call_later (0.5, () => {
         try {
             future.set_result ("hello from call_later");
@@ -10,7 +11,6 @@ int main () {
     });
 
     try {
-        double start = loop.time ();
         loop.run_until_complete (future);  // throws if the future failed
         Value result;
         future.get_result (out result);

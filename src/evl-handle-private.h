@@ -74,8 +74,13 @@ typedef struct
   EvlHandleBlock *current;    /* block being carved */
   EvlHandle      *free_list;  /* linked through ->user_data */
   guint           n_free;
-  guint           max_free;
+  guint           max_free;   /* a small bound: a burst's handles go back */
   guint           slot_size;
+  /* handles past the bound, freed but not yet given back to their block
+   * (in batches: one atomic per block, not per handle); see
+   * evl_handle_pool_flush() */
+  EvlHandleBlock *spill_block;
+  gint            spill_n;
 } EvlHandlePool;
 
 void       evl_handle_pool_init    (EvlHandlePool  *pool,
@@ -84,6 +89,18 @@ EvlHandle *evl_handle_pool_carve   (EvlHandlePool  *pool);
 void       evl_handle_pool_clear   (EvlHandlePool  *pool);
 void       evl_handle_block_release (EvlHandleBlock *block,
                                      gint            n);
+
+/* Gives back to their block the handles freed past the pool's bound. */
+static inline void
+evl_handle_pool_flush (EvlHandlePool *pool)
+{
+  if (pool->spill_block != NULL)
+    {
+      evl_handle_block_release (pool->spill_block, pool->spill_n);
+      pool->spill_block = NULL;
+      pool->spill_n = 0;
+    }
+}
 
 /* From @pool: a handle with one reference; not for THREADSAFE handles. */
 static inline EvlHandle *
@@ -111,7 +128,8 @@ evl_handle_pool_take (EvlHandlePool  *pool,
 }
 
 /* The loop's reference to a handle it ran: reuses the handle when it is
- * the last one (and the handle is released), else drops it. */
+ * the last one (and the handle is released), else drops it. A handle past
+ * the pool's bound is given back at the next evl_handle_pool_flush(). */
 static inline void
 evl_handle_pool_unref (EvlHandlePool *pool,
                        EvlHandle     *handle)
@@ -129,7 +147,16 @@ evl_handle_pool_unref (EvlHandlePool *pool,
           pool->n_free++;
         }
       else
-        evl_handle_block_release (evl_handle_block_of (handle), 1);
+        {
+          EvlHandleBlock *block = evl_handle_block_of (handle);
+
+          if (block != pool->spill_block)
+            {
+              evl_handle_pool_flush (pool);
+              pool->spill_block = block;
+            }
+          pool->spill_n++;
+        }
       return;
     }
   evl_handle_unref (handle);

@@ -44,7 +44,10 @@ evl_handle_new (EvlCallback     callback,
 /* blocks and pools */
 
 #define BLOCK_HEADER sizeof (EvlHandleBlock)
-#define POOL_MAX_FREE_BYTES (1024 * 1024)
+/* Spare handles a loop keeps for reuse (4096 call_soon handles): enough
+ * for a steady flow of callbacks; what a burst took beyond it goes back to
+ * the blocks, which go back to the cache below or to malloc. */
+#define POOL_MAX_FREE_BYTES (128 * 1024)
 
 /* Blocks whose handles are all freed wait here for reuse, up to a bound:
  * taking fresh memory from malloc costs page faults when a burst of
@@ -154,6 +157,8 @@ evl_handle_pool_init (EvlHandlePool *pool,
   pool->n_free = 0;
   pool->slot_size = slot_size;
   pool->max_free = POOL_MAX_FREE_BYTES / slot_size;
+  pool->spill_block = NULL;
+  pool->spill_n = 0;
 }
 
 EvlHandle *
@@ -177,6 +182,7 @@ evl_handle_pool_clear (EvlHandlePool *pool)
   EvlHandleBlock *block = pool->current;
   EvlHandle *handle;
 
+  evl_handle_pool_flush (pool);
   while ((handle = pool->free_list) != NULL)
     {
       pool->free_list = handle->user_data;

@@ -40,6 +40,7 @@ typedef struct
   guint64       ready_head;
   guint64       ready_tail;
   guint         ready_mask;         /* capacity - 1 */
+  guint         ready_quiet;        /* iterations that used little of it */
 
   EvlTimerHeap  timers;
   guint64       timer_seq;

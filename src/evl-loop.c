@@ -126,10 +126,6 @@ ready_grow (EvlLoopPrivate *priv)
   g_free (priv->ready);
   priv->ready = ready;
   priv->ready_mask = new_cap - 1;
-  /* Keep as many spare handles as the queue can hold: a loop that ran a
-   * burst of callbacks once is likely to again, and the memory is held by
-   * the queue's capacity anyway. */
-  priv->pool.max_free = MAX (priv->pool.max_free, new_cap);
 }
 
 static inline void
@@ -155,6 +151,40 @@ ready_pop_until (EvlLoopPrivate *priv,
   if (priv->ready_head >= MIN (limit, priv->ready_tail))
     return NULL;
   return priv->ready[priv->ready_head++ & priv->ready_mask];
+}
+
+/* The ring goes back to a small size (at least twice what it holds) once
+ * the burst that grew it is over: when the loop is about to wait, when its
+ * outermost run returns, or after READY_QUIET_ITERATIONS iterations that
+ * each used under an eighth of it. */
+#define READY_MIN_CAPACITY 256
+#define READY_QUIET_ITERATIONS 64
+
+static void G_GNUC_NO_INLINE
+ready_shrink (EvlLoopPrivate *priv)
+{
+  guint64 len = ready_len (priv), i;
+  guint new_cap = READY_MIN_CAPACITY;
+  EvlHandle **ready;
+
+  priv->ready_quiet = 0;
+  while (new_cap < 2 * len)
+    new_cap *= 2;
+  if (new_cap >= priv->ready_mask + 1)
+    return;
+  ready = g_new (EvlHandle *, new_cap);
+  for (i = priv->ready_head; i < priv->ready_tail; i++)
+    ready[i & (new_cap - 1)] = priv->ready[i & priv->ready_mask];
+  g_free (priv->ready);
+  priv->ready = ready;
+  priv->ready_mask = new_cap - 1;
+}
+
+static inline void
+ready_maybe_shrink (EvlLoopPrivate *priv)
+{
+  if (G_UNLIKELY (priv->ready_mask + 1 > READY_MIN_CAPACITY))
+    ready_shrink (priv);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1219,6 +1249,10 @@ evl_loop_run_once (EvlLoop  *loop,
   if (drive)
     timeout = evl_context_driver_prepare (priv->driver, timeout);
 
+  /* About to wait: the ready queue is empty, give its memory back. */
+  if (timeout != 0)
+    ready_maybe_shrink (priv);
+
   priv->backend->io_poll (loop, timeout);
   process_wakeups (loop, priv);
 
@@ -1244,9 +1278,23 @@ evl_loop_run_once (EvlLoop  *loop,
     }
 
   limit = priv->ready_tail;
+  if (G_UNLIKELY (priv->ready_mask + 1 > READY_MIN_CAPACITY))
+    {
+      /* A queue mostly empty for a while shrinks (a loop that never waits,
+       * as one attached to a GMainContext). */
+      if ((limit - priv->ready_head) * 8 <= priv->ready_mask + 1)
+        {
+          if (++priv->ready_quiet >= READY_QUIET_ITERATIONS)
+            ready_shrink (priv);
+        }
+      else
+        priv->ready_quiet = 0;
+    }
   while (!priv->closed && (handle = ready_pop_until (priv, limit)) != NULL)
     run_handle (loop, priv, handle);
   flush_freed_posts (priv);
+  evl_handle_pool_flush (&priv->pool);
+  evl_handle_pool_flush (&priv->timer_pool);
 }
 
 void
@@ -1342,6 +1390,8 @@ evl_loop_run_forever (EvlLoop  *loop,
         }
     }
   priv->run_depth--;
+  if (priv->run_depth == 0)
+    ready_maybe_shrink (priv);
   if (priv->driver != NULL)
     evl_context_driver_leave (priv->driver);
   evl_loop_leave_running (loop, previous);

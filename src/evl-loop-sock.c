@@ -94,17 +94,11 @@ struct _SockWaiters
   gboolean  writer;
   gboolean  watching;       /* the internal watch is installed */
   gboolean  removing;       /* we remove it ourselves: not a close */
-  guint     skips;          /* readiness_start(): tries skipped in a row */
-  gboolean  expect_wait;    /* the last try on an adopted watch: EAGAIN */
   gboolean  unverified;     /* adopted: in SockTable.unverified */
   GList     vlink;          /* our node there */
   GQueue    queue;          /* SockOp, FIFO */
 };
 
-/* An operation that adopts the watch (see readiness_start()) skips its
- * first syscall while the last one tried in its place said EAGAIN, but
- * tries one in SKIP_PROBE all the same, in case the traffic changed. */
-#define SKIP_PROBE 8
 
 /* The loop's table of the fds operations use (readiness back half). */
 /* Finished SockOps kept for the next ones, on the loop's thread. */
@@ -710,27 +704,13 @@ readiness_start (SockOp *sop)
 
   /* FIFO: behind operations already waiting in the same direction.
    * An operation started from the callback of the previous one, whose
-   * watch is still installed (waiters_ready()), is a ping-pong's: when
-   * the last such try said EAGAIN, leave the syscall to the watch, which
-   * reports the fd at the next poll if it is ready already. */
-  if (w == NULL || w->queue.length == 0)
-    {
-      if (w == NULL || !w->watching)
-        {
-          if (try_steps (sop))
-            return;
-        }
-      else if (!w->expect_wait || ++w->skips >= SKIP_PROBE)
-        {
-          w->skips = 0;
-          if (try_steps (sop))
-            {
-              w->expect_wait = FALSE;
-              return;
-            }
-          w->expect_wait = TRUE;
-        }
-    }
+   * watch is still installed (waiters_ready()), leaves its first syscall
+   * to the watch: the fd is polled before the callback could run anyway
+   * (it would be scheduled for the next iteration), and level-triggered
+   * the poll reports it at once if it is ready already; in a ping-pong
+   * that saves the recv that says EAGAIN. */
+  if ((w == NULL || (w->queue.length == 0 && !w->watching)) && try_steps (sop))
+    return;
 
   w = lookup_waiters (sop->table, sop->loop, sop->req.fd, writer, TRUE);
   if (!w->watching)

@@ -170,7 +170,17 @@ evl_poll_selector_select (EvlSelector       *selector,
   int r;
 
   evl_winsock_wait_reset (&self->wait);
-  r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);
+  if (evl_winsock_is_sub_ms (timeout_ns))
+    {
+      /* Winsock waits in whole milliseconds: a shorter wait polls until
+       * the deadline instead of sleeping a millisecond or more. */
+      gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
+
+      while ((r = poll_ms (self, 0, error)) == 0 && evl_os_monotonic_ns () < deadline)
+        SwitchToThread ();
+    }
+  else
+    r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);
   if (r < 0)
     return -1;
   if (r == 0 || self->n_pfds == 0)

@@ -172,13 +172,31 @@ evl_select_selector_select (EvlSelector       *selector,
         evl_winsock_wait_block (&self->wait, timeout_ns);
       return 0;
     }
-  if (ms >= 0)
+  if (evl_winsock_is_sub_ms (timeout_ns))
     {
-      tv.tv_sec = ms / 1000;
-      tv.tv_usec = (ms % 1000) * 1000;
+      /* Winsock's select() sleeps in whole milliseconds (or more): a
+       * shorter wait polls until the deadline instead. */
+      gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
+
+      tv.tv_sec = tv.tv_usec = 0;
+      while ((r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
+                          (fd_set *) self->except_set, &tv)) == 0 &&
+             evl_os_monotonic_ns () < deadline)
+        {
+          SwitchToThread ();
+          fill_sets (self);
+        }
     }
-  r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
-              (fd_set *) self->except_set, ms >= 0 ? &tv : NULL);
+  else
+    {
+      if (ms >= 0)
+        {
+          tv.tv_sec = ms / 1000;
+          tv.tv_usec = (ms % 1000) * 1000;
+        }
+      r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
+                  (fd_set *) self->except_set, ms >= 0 ? &tv : NULL);
+    }
   if (r < 0)
     {
       int code = WSAGetLastError ();

@@ -50,6 +50,14 @@ void     evl_winsock_wait_done     (EvlWinsockWait *wait,
 void     evl_winsock_wait_block    (EvlWinsockWait *wait,
                                     gint64          timeout_ns);
 int      evl_winsock_wait_get_fd   (EvlWinsockWait *wait);
+/* Whether @timeout_ns is shorter than Winsock's millisecond resolution
+ * (and not 0): the selectors then poll until the deadline. */
+static inline gboolean
+evl_winsock_is_sub_ms (gint64 timeout_ns)
+{
+  return timeout_ns > 0 && timeout_ns < 1000000;
+}
+
 /* Milliseconds for Winsock, rounded up: never wake before the timeout. */
 int      evl_winsock_timeout_ms    (gint64          timeout_ns);
 

@@ -353,6 +353,104 @@ test_send_recv (void)
   evl_test_close_loop (loop);
 }
 
+/* The loop reuses the GAsyncResult of an operation whose callback has run
+ * once nothing else holds it: a result kept past its callback, or watched
+ * by a weak pointer, must never be reused under its holder. Three recvs
+ * in a row keep their results (their callbacks do not finish them) while
+ * later operations run; each result then still gives its own bytes. */
+typedef struct
+{
+  EvlLoop      *loop;
+  GAsyncResult *kept[3];
+  guint         n;
+  GObject      *weak;
+  gboolean      weak_done;
+} KeepResults;
+
+static void
+keep_result_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  KeepResults *k = data;
+
+  g_assert_true (source == G_OBJECT (k->loop));
+  g_assert_cmpuint (k->n, <, G_N_ELEMENTS (k->kept));
+  k->kept[k->n++] = g_object_ref (result);
+}
+
+static void
+weak_result_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  KeepResults *k = data;
+  GError *error = NULL;
+  GBytes *bytes = evl_loop_sock_recv_finish (k->loop, result, &error);
+
+  g_assert_no_error (error);
+  g_bytes_unref (bytes);
+  k->weak = G_OBJECT (result);
+  g_object_add_weak_pointer (k->weak, (gpointer *) &k->weak);
+  k->weak_done = TRUE;
+}
+
+static void
+test_results_outlive_callbacks (void)
+{
+  KeepResults k = { 0 };
+  GBytes *x = g_bytes_new_static ("x", 1);
+  GError *error = NULL;
+  EvlTestWaiter w;
+  int fds[2];
+  guint i;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (k.loop);
+  evl_test_socketpair (fds);
+
+  for (i = 0; i < G_N_ELEMENTS (k.kept); i++)
+    {
+      char c = 'a' + i;
+
+      evl_loop_sock_recv_async (k.loop, fds[0], 1, NULL, keep_result_cb, &k);
+      g_assert_cmpint (write (fds[1], &c, 1), ==, 1);
+      while (k.n == i)
+        evl_test_run_once (k.loop);
+      /* Operations of the same kind run meanwhile (and recycle what they
+       * may). */
+      evl_test_waiter_init (&w, k.loop);
+      evl_loop_sock_sendall_async (k.loop, fds[0], x, NULL, evl_test_waiter_cb, &w);
+      evl_test_waiter_wait (&w);
+      g_assert_true (evl_loop_sock_sendall_finish (k.loop, w.result, &error));
+      g_assert_no_error (error);
+      evl_test_waiter_clear (&w);
+    }
+  for (i = 0; i < G_N_ELEMENTS (k.kept); i++)
+    {
+      GBytes *bytes = evl_loop_sock_recv_finish (k.loop, k.kept[i], &error);
+      char c = 'a' + i;
+
+      g_assert_no_error (error);
+      g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), &c, 1);
+      g_bytes_unref (bytes);
+      g_clear_object (&k.kept[i]);
+    }
+
+  /* A weak pointer on a result: the result is finalized, not reused with
+   * the pointer still set. */
+  evl_loop_sock_recv_async (k.loop, fds[0], 1, NULL, weak_result_cb, &k);
+  g_assert_cmpint (write (fds[1], "w", 1), ==, 1);
+  while (!k.weak_done)
+    evl_test_run_once (k.loop);
+  evl_test_run_once (k.loop);
+  g_assert_null (k.weak);
+
+  g_bytes_unref (x);
+  close (fds[0]);
+  close (fds[1]);
+  evl_test_close_loop (k.loop);
+}
+
 static void
 test_recv_eof (void)
 {
@@ -1279,6 +1377,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Sock/unix/accept", test_unix_accept);
   g_test_add_func ("/Evl/Sock/recv/eof", test_recv_eof);
   g_test_add_func ("/Evl/Sock/recv-into", test_recv_into);
+  g_test_add_func ("/Evl/Sock/results-outlive-callbacks", test_results_outlive_callbacks);
   g_test_add_func ("/Evl/Sock/fifo", test_fifo);
   g_test_add_func ("/Evl/Sock/with-user-reader", test_with_user_reader);
   for (i = 0; i < G_N_ELEMENTS (op_names); i++)

@@ -72,6 +72,9 @@ evl_poll_selector_register_fd (EvlSelector    *selector,
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
 
+  if (!evl_winsock_is_socket (fd))
+    return evl_winsock_wait_add_handle (&self->wait, fd, events, error);
+
   if (self->n_pfds == self->pfds_alloc)
     {
       self->pfds_alloc = MAX (self->pfds_alloc * 2, 16);
@@ -98,6 +101,8 @@ evl_poll_selector_modify_fd (EvlSelector    *selector,
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
   guint pos = lookup (self, fd);
 
+  if (pos == 0 && evl_winsock_wait_modify_handle (&self->wait, fd, events))
+    return TRUE;
   g_return_val_if_fail (pos > 0, FALSE);
 
   self->pfds[pos - 1].events = to_poll_events (events);
@@ -113,6 +118,8 @@ evl_poll_selector_unregister_fd (EvlSelector   *selector,
   guint pos = lookup (self, fd);
   guint last;
 
+  if (pos == 0 && evl_winsock_wait_remove_handle (&self->wait, fd))
+    return;
   g_return_if_fail (pos > 0);
   pos--;
 
@@ -170,7 +177,20 @@ evl_poll_selector_select (EvlSelector       *selector,
   int r;
 
   evl_winsock_wait_reset (&self->wait);
-  if (evl_winsock_is_sub_ms (timeout_ns))
+  if (self->wait.handles->len > 0)
+    {
+      /* HANDLEs too: their state and the sockets' now, else a wait for
+       * the event the sockets signal and the HANDLEs, then both again. */
+      r = poll_ms (self, 0, error);
+      n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
+      if (r == 0 && n == 0 && timeout_ns != 0)
+        {
+          evl_winsock_wait_block (&self->wait, timeout_ns);
+          r = poll_ms (self, 0, error);
+          n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
+        }
+    }
+  else if (evl_winsock_is_sub_ms (timeout_ns))
     {
       /* Winsock waits in whole milliseconds: a shorter wait polls until
        * the deadline instead of sleeping a millisecond or more. */
@@ -183,8 +203,11 @@ evl_poll_selector_select (EvlSelector       *selector,
     r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);
   if (r < 0)
     return -1;
-  if (r == 0 || self->n_pfds == 0)
-    return 0;
+  if (r == 0 || self->n_pfds == 0 || n == n_events)
+    {
+      evl_winsock_wait_done (&self->wait, n > 0);
+      return (int) n;
+    }
 
   /* Begin where the last truncated scan stopped, so that a small @events
    * array does not starve the fds at the end of the table. */

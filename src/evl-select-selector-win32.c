@@ -69,6 +69,8 @@ evl_select_selector_register_fd (EvlSelector    *selector,
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
   Watched w = { (SOCKET) fd, events };
 
+  if (!evl_winsock_is_socket (fd))
+    return evl_winsock_wait_add_handle (&self->wait, fd, events, error);
   g_array_append_val (self->watched, w);
   g_hash_table_insert (self->index, GINT_TO_POINTER (fd), GUINT_TO_POINTER (self->watched->len));
   evl_winsock_wait_tie (&self->wait, fd);
@@ -85,6 +87,8 @@ evl_select_selector_modify_fd (EvlSelector    *selector,
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
   guint pos = lookup (self, fd);
 
+  if (pos == 0 && evl_winsock_wait_modify_handle (&self->wait, fd, events))
+    return TRUE;
   g_return_val_if_fail (pos > 0, FALSE);
   g_array_index (self->watched, Watched, pos - 1).events = events;
   return TRUE;
@@ -99,6 +103,8 @@ evl_select_selector_unregister_fd (EvlSelector   *selector,
   guint pos = lookup (self, fd);
   guint last;
 
+  if (pos == 0 && evl_winsock_wait_remove_handle (&self->wait, fd))
+    return;
   g_return_if_fail (pos > 0);
   pos--;
   last = self->watched->len - 1;
@@ -150,6 +156,18 @@ fill_sets (EvlSelectSelector *self)
     }
 }
 
+/* A zero-timeout select() of the filled sets; 0 when they are empty. */
+static int
+select_now (EvlSelectSelector *self)
+{
+  struct timeval zero = { 0, 0 };
+
+  if (self->read_set->fd_count + self->write_set->fd_count == 0)
+    return 0;
+  return select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
+                 (fd_set *) self->except_set, &zero);
+}
+
 static int
 evl_select_selector_select (EvlSelector       *selector,
                             gint64             timeout_ns,
@@ -165,14 +183,28 @@ evl_select_selector_select (EvlSelector       *selector,
 
   evl_winsock_wait_reset (&self->wait);
   fill_sets (self);
-  if (self->read_set->fd_count + self->write_set->fd_count == 0)
+  if (self->wait.handles->len > 0)
+    {
+      /* HANDLEs too: their state and the sockets' now, else a wait for
+       * the event the sockets signal and the HANDLEs, then both again. */
+      n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
+      r = select_now (self);
+      if (r == 0 && n == 0 && timeout_ns != 0)
+        {
+          evl_winsock_wait_block (&self->wait, timeout_ns);
+          fill_sets (self);
+          n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
+          r = select_now (self);
+        }
+    }
+  else if (self->read_set->fd_count + self->write_set->fd_count == 0)
     {
       /* select() refuses empty sets. */
       if (ms != 0)
         evl_winsock_wait_block (&self->wait, timeout_ns);
       return 0;
     }
-  if (evl_winsock_is_sub_ms (timeout_ns))
+  else if (evl_winsock_is_sub_ms (timeout_ns))
     {
       /* Winsock's select() sleeps in whole milliseconds (or more): a
        * shorter wait polls until the deadline instead. */
@@ -227,8 +259,11 @@ evl_select_selector_select (EvlSelector       *selector,
       g_free (msg);
       return -1;
     }
-  if (r == 0)
-    return 0;
+  if (r == 0 || n == n_events)
+    {
+      evl_winsock_wait_done (&self->wait, n > 0);
+      return (int) n;
+    }
 
   len = self->watched->len;
   i = self->start < len ? self->start : 0;

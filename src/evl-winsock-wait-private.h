@@ -32,8 +32,35 @@ G_BEGIN_DECLS
  * non-blocking while tied (they are, for the loop, anyway). */
 typedef struct
 {
-  HANDLE event;     /* WSACreateEvent(); NULL if that failed */
+  HANDLE  event;    /* WSACreateEvent(); NULL if that failed */
+  GArray *handles;  /* WatchedHandle: the waitable HANDLEs watched */
+  HANDLE  fired;    /* the HANDLE the last block returned for, if any */
 } EvlWinsockWait;
+
+/* The selectors also watch waitable HANDLEs (events, processes, GLib's
+ * GPollFDs of a GMainContext the loop drives): "readable" while
+ * signalled. Waiting for sockets and HANDLEs together goes through
+ * WaitForMultipleObjects(), so at most EVL_WINSOCK_MAX_HANDLES of them. */
+#define EVL_WINSOCK_MAX_HANDLES (MAXIMUM_WAIT_OBJECTS - 1)
+
+/* Whether @fd is a socket (else it may be a HANDLE). */
+gboolean evl_winsock_is_socket       (int             fd);
+gboolean evl_winsock_wait_add_handle (EvlWinsockWait *wait,
+                                      int             fd,
+                                      EvlEventFlags   events,
+                                      GError        **error);
+/* Whether @fd is one of the watched HANDLEs (then modified/removed). */
+gboolean evl_winsock_wait_modify_handle (EvlWinsockWait *wait,
+                                         int             fd,
+                                         EvlEventFlags   events);
+gboolean evl_winsock_wait_remove_handle (EvlWinsockWait *wait,
+                                         int             fd);
+/* Adds the signalled HANDLEs (EVL_EVENT_READ) to @events from @n on;
+ * returns the new count. Waiting takes an auto-reset event's signal. */
+guint    evl_winsock_wait_collect_handles (EvlWinsockWait   *wait,
+                                           EvlSelectorEvent *events,
+                                           guint             n,
+                                           guint             n_events);
 
 void     evl_winsock_wait_init     (EvlWinsockWait *wait);
 void     evl_winsock_wait_clear    (EvlWinsockWait *wait);
@@ -46,7 +73,8 @@ void     evl_winsock_wait_reset    (EvlWinsockWait *wait);
 /* After a selection: @reported says whether it reported a ready socket. */
 void     evl_winsock_wait_done     (EvlWinsockWait *wait,
                                     gboolean        reported);
-/* Blocks up to @timeout_ns (-1: no limit) until the event is signalled. */
+/* Blocks up to @timeout_ns (-1: no limit) until the event or a watched
+ * HANDLE is signalled. */
 void     evl_winsock_wait_block    (EvlWinsockWait *wait,
                                     gint64          timeout_ns);
 int      evl_winsock_wait_get_fd   (EvlWinsockWait *wait);

@@ -7,13 +7,120 @@
 #include "config.h"
 
 #include "evl-winsock-wait-private.h"
+#include "evl-loop-private.h"
 
 #define EVL_WINSOCK_EVENTS (FD_READ | FD_WRITE | FD_OOB | FD_ACCEPT | FD_CONNECT | FD_CLOSE)
+
+typedef struct
+{
+  HANDLE        handle;
+  EvlEventFlags events;
+} WatchedHandle;
+
+gboolean
+evl_winsock_is_socket (int fd)
+{
+  int type = 0;
+  int len = sizeof type;
+  int saved = WSAGetLastError ();
+  gboolean is_socket;
+
+  is_socket = getsockopt ((SOCKET) fd, SOL_SOCKET, SO_TYPE, (char *) &type, &len) == 0;
+  WSASetLastError (saved);
+  return is_socket;
+}
+
+static int
+find_handle (EvlWinsockWait *wait,
+             int             fd)
+{
+  for (guint i = 0; i < wait->handles->len; i++)
+    if (g_array_index (wait->handles, WatchedHandle, i).handle == (HANDLE) (gintptr) fd)
+      return (int) i;
+  return -1;
+}
+
+gboolean
+evl_winsock_wait_add_handle (EvlWinsockWait *wait,
+                             int             fd,
+                             EvlEventFlags   events,
+                             GError        **error)
+{
+  WatchedHandle w = { (HANDLE) (gintptr) fd, events };
+
+  if (wait->handles->len >= EVL_WINSOCK_MAX_HANDLES)
+    {
+      g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED,
+                   _("A selector on Windows watches at most %d HANDLEs that are not "
+                     "sockets; use the proactor loop for more"),
+                   (int) EVL_WINSOCK_MAX_HANDLES);
+      return FALSE;
+    }
+  g_array_append_val (wait->handles, w);
+  return TRUE;
+}
+
+gboolean
+evl_winsock_wait_modify_handle (EvlWinsockWait *wait,
+                                int             fd,
+                                EvlEventFlags   events)
+{
+  int i = find_handle (wait, fd);
+
+  if (i < 0)
+    return FALSE;
+  g_array_index (wait->handles, WatchedHandle, i).events = events;
+  return TRUE;
+}
+
+gboolean
+evl_winsock_wait_remove_handle (EvlWinsockWait *wait,
+                                int             fd)
+{
+  int i = find_handle (wait, fd);
+
+  if (i < 0)
+    return FALSE;
+  g_array_remove_index_fast (wait->handles, (guint) i);
+  return TRUE;
+}
+
+guint
+evl_winsock_wait_collect_handles (EvlWinsockWait   *wait,
+                                  EvlSelectorEvent *events,
+                                  guint             n,
+                                  guint             n_events)
+{
+  for (guint i = 0; i < wait->handles->len && n < n_events; i++)
+    {
+      const WatchedHandle *w = &g_array_index (wait->handles, WatchedHandle, i);
+      DWORD r;
+
+      if (!(w->events & EVL_EVENT_READ))
+        continue;
+      if (w->handle == wait->fired)
+        {
+          r = WAIT_OBJECT_0;
+          wait->fired = NULL;
+        }
+      else
+        r = WaitForSingleObject (w->handle, 0);
+      if (r == WAIT_TIMEOUT)
+        continue;
+      events[n].fd = (int) (gintptr) w->handle;
+      /* WAIT_FAILED: not a waitable HANDLE (any more). */
+      events[n].events = r == WAIT_FAILED ? w->events | EVL_IO_ERROR : EVL_EVENT_READ;
+      events[n].data = NULL;
+      n++;
+    }
+  return n;
+}
 
 void
 evl_winsock_wait_init (EvlWinsockWait *wait)
 {
   g_networking_init ();
+  wait->handles = g_array_new (FALSE, FALSE, sizeof (WatchedHandle));
   wait->event = WSACreateEvent ();
   if (wait->event == WSA_INVALID_EVENT)
     wait->event = NULL;
@@ -25,6 +132,7 @@ evl_winsock_wait_clear (EvlWinsockWait *wait)
   if (wait->event != NULL)
     WSACloseEvent (wait->event);
   wait->event = NULL;
+  g_clear_pointer (&wait->handles, g_array_unref);
 }
 
 void
@@ -80,9 +188,25 @@ evl_winsock_wait_block (EvlWinsockWait *wait,
                         gint64          timeout_ns)
 {
   int ms = evl_winsock_timeout_ms (timeout_ns);
+  HANDLE all[MAXIMUM_WAIT_OBJECTS];
+  DWORD n = 0;
 
   if (wait->event != NULL)
-    WaitForSingleObject (wait->event, ms < 0 ? INFINITE : (DWORD) ms);
+    all[n++] = wait->event;
+  for (guint i = 0; i < wait->handles->len && n < MAXIMUM_WAIT_OBJECTS; i++)
+    if (g_array_index (wait->handles, WatchedHandle, i).events & EVL_EVENT_READ)
+      all[n++] = g_array_index (wait->handles, WatchedHandle, i).handle;
+  /* The wait takes the signal of an auto-reset object (an auto-reset
+   * event, a mutex...): remember which one it returned for, for
+   * evl_winsock_wait_collect_handles(). */
+  wait->fired = NULL;
+  if (n > 0)
+    {
+      DWORD r = WaitForMultipleObjects (n, all, FALSE, ms < 0 ? INFINITE : (DWORD) ms);
+
+      if (r < WAIT_OBJECT_0 + n && all[r - WAIT_OBJECT_0] != wait->event)
+        wait->fired = all[r - WAIT_OBJECT_0];
+    }
   else if (ms != 0)
     Sleep (ms < 0 ? INFINITE : (DWORD) ms);
 }

@@ -31,7 +31,7 @@ evl_os_monotonic_ns (void)
          (gint64) (c.QuadPart % f.QuadPart) * G_GINT64_CONSTANT (1000000000) / f.QuadPart;
 }
 
-/* Whether @fd names an open socket. */
+/* Whether @fd names an open socket or HANDLE. */
 static inline gboolean
 evl_os_fd_is_open (int fd)
 {
@@ -44,6 +44,14 @@ evl_os_fd_is_open (int fd)
     return FALSE;
   ok = getsockopt ((SOCKET) fd, SOL_SOCKET, SO_TYPE, (char *) &type, &len) == 0 ||
        WSAGetLastError () != WSAENOTSOCK;
+  if (!ok)
+    {
+      /* Not a socket: a HANDLE the selectors and the proactor can wait for
+       * (an event, a process, a GMainContext's GPollFD)? */
+      DWORD flags;
+
+      ok = GetHandleInformation ((HANDLE) (gintptr) fd, &flags);
+    }
   WSASetLastError (saved);
   return ok;
 }

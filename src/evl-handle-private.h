@@ -36,12 +36,12 @@ typedef struct
   EvlLoop   *loop;        /* not owned; cleared when the loop drops the handle */
 } EvlTimerHandle;
 
-typedef struct _EvlThreadsafeHandle EvlThreadsafeHandle;
-struct _EvlThreadsafeHandle
+/* A call_soon_threadsafe() handle: the base alone (the loop's queues of
+ * posts hold pointers to it). */
+typedef struct
 {
-  EvlHandle             base;
-  EvlThreadsafeHandle  *next;  /* the loop's lock-free post list */
-};
+  EvlHandle  base;
+} EvlThreadsafeHandle;
 
 #define EVL_TIMER_HANDLE(h) ((EvlTimerHandle *) (h))
 

@@ -57,13 +57,16 @@ typedef struct
   int           wake_fd;            /* eventfd, or the read end of a pipe */
   int           wake_fd_write;      /* same as wake_fd for an eventfd */
   gint          wake_pending;       /* atomic */
-  /* call_soon_threadsafe: a lock-free LIFO of posts (atomic; the loop
-   * takes it whole and reverses it), EVL_TS_CLOSED once the loop closed */
-  EvlThreadsafeHandle *ts_posts;
+  /* call_soon_threadsafe: one queue per posting thread (EvlPostQueue,
+   * evl-loop.c); a thread's first post pushes its new queue on
+   * ts_new_queues (atomic, a lock-free stack the loop takes whole), the
+   * loop then keeps it in ts_queues (loop thread only) */
+  struct _EvlPostQueue *ts_new_queues;
+  GPtrArray    *ts_queues;
   EvlHandleBlock *freed_block;      /* posts run and freed, not yet */
   gint          freed_in_block;     /* given back to their block */
   GMutex        ts_lock;            /* guards writes to the wakeup fd */
-  gboolean      ts_closed;          /* under ts_lock */
+  gint          ts_closed;          /* atomic, set under ts_lock */
 
   EvlSignalTarget *signals;
   EvlHandle      **signal_handlers; /* indexed by signal number */

@@ -802,6 +802,153 @@ test_run_from_two_threads (void)
   evl_test_close_loop (loop);
 }
 
+/* A posting thread that exits before the loop ran its posts, and one
+ * that outlives the loop it posted to ----------------------------------- */
+
+/* More than two of the per-thread queue's chunks (511 posts each). */
+#define N_EARLY_POSTS 1500
+
+typedef struct
+{
+  EvlLoop *loop;
+  guint    n_posts;
+  guint    next;       /* the sequence number expected next */
+  guint    n_out_of_order;
+  gint     n_notified; /* atomic */
+} Early;
+
+static Early *early;
+
+static void
+early_cb (gpointer user_data)
+{
+  if (GPOINTER_TO_UINT (user_data) != early->next)
+    early->n_out_of_order++;
+  early->next++;
+}
+
+static void
+early_notify (gpointer user_data)
+{
+  if ((guint) g_atomic_int_add (&early->n_notified, 1) + 1 == early->n_posts)
+    evl_loop_stop (early->loop);
+}
+
+static gpointer
+early_thread (gpointer user_data)
+{
+  Early *e = user_data;
+  guint i;
+
+  for (i = 0; i < e->n_posts; i++)
+    {
+      EvlHandle *handle = evl_loop_call_soon_threadsafe (e->loop, early_cb,
+                                                         GUINT_TO_POINTER (i), early_notify);
+
+      g_assert_nonnull (handle);
+      evl_handle_unref (handle);
+    }
+  return NULL;
+}
+
+static void
+test_poster_exits_first (void)
+{
+  EvlLoop *loop;
+  Early e = { 0 };
+  GThread *thread;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+
+  e.loop = loop;
+  e.n_posts = N_EARLY_POSTS;
+  early = &e;
+  /* The thread posts and exits before the loop runs: its queue outlives
+   * it until the loop took the posts, in order. */
+  thread = g_thread_new ("evl-test-early", early_thread, &e);
+  g_thread_join (thread);
+  g_assert_cmpint (g_atomic_int_get (&e.n_notified), ==, 0);
+  evl_test_run_forever (loop);
+  g_assert_cmpuint (e.next, ==, N_EARLY_POSTS);
+  g_assert_cmpint (g_atomic_int_get (&e.n_notified), ==, N_EARLY_POSTS);
+  g_assert_cmpuint (e.n_out_of_order, ==, 0);
+
+  /* A second thread, after the first one's queue was dropped. */
+  e.next = 0;
+  e.n_notified = 0;
+  thread = g_thread_new ("evl-test-early", early_thread, &e);
+  evl_test_run_forever (loop);
+  g_thread_join (thread);
+  g_assert_cmpuint (e.next, ==, N_EARLY_POSTS);
+  g_assert_cmpuint (e.n_out_of_order, ==, 0);
+
+  evl_test_close_loop (loop);
+  early = NULL;
+}
+
+typedef struct
+{
+  GAsyncQueue *loops;  /* EvlLoop * to post to, NULL to exit */
+  GAsyncQueue *done;
+  gint         n_ran;  /* atomic */
+} Outlive;
+
+static void
+outlive_cb (gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+}
+
+static gpointer
+outlive_thread (gpointer user_data)
+{
+  Outlive *o = user_data;
+  EvlLoop *loop;
+
+  while ((loop = g_async_queue_pop (o->loops)) != GINT_TO_POINTER (1))
+    {
+      guint i;
+
+      /* Three posts, then the caller's loop stops with a fourth. */
+      for (i = 0; i < 3; i++)
+        evl_handle_unref (evl_loop_call_soon_threadsafe (loop, outlive_cb, &o->n_ran, NULL));
+      evl_handle_unref (evl_loop_call_soon_threadsafe (loop, evl_test_stop_cb, loop, NULL));
+      g_async_queue_push (o->done, loop);
+    }
+  return NULL;
+}
+
+static void
+test_poster_outlives_loop (void)
+{
+  Outlive o = { NULL, NULL, 0 };
+  GThread *thread;
+  EvlLoop *loop;
+  guint i;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  o.loops = g_async_queue_new ();
+  o.done = g_async_queue_new ();
+  thread = g_thread_new ("evl-test-outlive", outlive_thread, &o);
+
+  /* One thread posts to a loop, which is finalized; then to a new loop
+   * (often at the same address), which must get the posts. */
+  for (i = 0; i < 5; i++)
+    {
+      if (i > 0)
+        loop = evl_test_new_loop ();
+      g_async_queue_push (o.loops, loop);
+      evl_test_run_forever (loop);
+      g_assert_true (g_async_queue_pop (o.done) == loop);
+      g_assert_cmpint (g_atomic_int_get (&o.n_ran), ==, 3 * (i + 1));
+      evl_test_close_loop (loop);
+    }
+  g_async_queue_push (o.loops, GINT_TO_POINTER (1));
+  g_thread_join (thread);
+  g_async_queue_unref (o.loops);
+  g_async_queue_unref (o.done);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -820,6 +967,8 @@ main (int   argc,
   g_test_add_func ("/Evl/Threadsafe/post-while-closing", test_post_while_closing);
   g_test_add_func ("/Evl/Threadsafe/coalescing", test_coalescing);
   g_test_add_func ("/Evl/Threadsafe/run-from-two-threads", test_run_from_two_threads);
+  g_test_add_func ("/Evl/Threadsafe/poster-exits-first", test_poster_exits_first);
+  g_test_add_func ("/Evl/Threadsafe/poster-outlives-loop", test_poster_outlives_loop);
 
   return g_test_run ();
 }

@@ -179,15 +179,27 @@ evl_poll_selector_select (EvlSelector       *selector,
   evl_winsock_wait_reset (&self->wait);
   if (self->wait.handles->len > 0)
     {
+      gint64 deadline;
+
       /* HANDLEs too: their state and the sockets' now, else a wait for
        * the event the sockets signal and the HANDLEs, then both again. */
       r = poll_ms (self, 0, error);
       n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
-      if (r == 0 && n == 0 && timeout_ns != 0)
+      /* The event also wakes for socket events nobody asked for (the
+       * FD_WRITE of a socket watched for reading): wait again until
+       * something asked for is ready or the timeout is over. */
+      deadline = timeout_ns > 0 ? evl_os_monotonic_ns () + timeout_ns : timeout_ns;
+
+      while (r == 0 && n == 0 && timeout_ns != 0)
         {
-          evl_winsock_wait_block (&self->wait, timeout_ns);
+          gint64 left = deadline < 0 ? -1 : MAX (deadline - evl_os_monotonic_ns (), 0);
+
+          evl_winsock_wait_reset (&self->wait);
+          evl_winsock_wait_block (&self->wait, left);
           r = poll_ms (self, 0, error);
           n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
+          if (left == 0)
+            break;
         }
     }
   else if (evl_winsock_is_sub_ms (timeout_ns))

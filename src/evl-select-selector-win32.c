@@ -185,16 +185,28 @@ evl_select_selector_select (EvlSelector       *selector,
   fill_sets (self);
   if (self->wait.handles->len > 0)
     {
+      gint64 deadline;
+
       /* HANDLEs too: their state and the sockets' now, else a wait for
        * the event the sockets signal and the HANDLEs, then both again. */
       n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
       r = select_now (self);
-      if (r == 0 && n == 0 && timeout_ns != 0)
+      /* The event also wakes for socket events nobody asked for (the
+       * FD_WRITE of a socket watched for reading): wait again until
+       * something asked for is ready or the timeout is over. */
+      deadline = timeout_ns > 0 ? evl_os_monotonic_ns () + timeout_ns : timeout_ns;
+
+      while (r == 0 && n == 0 && timeout_ns != 0)
         {
-          evl_winsock_wait_block (&self->wait, timeout_ns);
+          gint64 left = deadline < 0 ? -1 : MAX (deadline - evl_os_monotonic_ns (), 0);
+
+          evl_winsock_wait_reset (&self->wait);
+          evl_winsock_wait_block (&self->wait, left);
           fill_sets (self);
           n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
           r = select_now (self);
+          if (left == 0)
+            break;
         }
     }
   else if (self->read_set->fd_count + self->write_set->fd_count == 0)

@@ -16,6 +16,10 @@
 
 G_BEGIN_DECLS
 
+/* Thread-local (__thread) variables are still valid while GPrivate
+ * destroy notifies run at thread exit (pthread key destructors). */
+#define EVL_OS_TLS_VALID_AT_THREAD_EXIT 1
+
 /* The loop's clock: CLOCK_MONOTONIC in nanoseconds. */
 static inline gint64
 evl_os_monotonic_ns (void)

@@ -18,6 +18,12 @@
 
 G_BEGIN_DECLS
 
+/* Thread-local (__thread) variables are NOT valid while GPrivate destroy
+ * notifies run at thread exit: mingw-w64's emulated TLS is freed by the C
+ * runtime's TLS callback before GLib runs its destructors, so a notify must
+ * take what it needs from its data argument and not touch __thread storage. */
+#define EVL_OS_TLS_VALID_AT_THREAD_EXIT 0
+
 /* The loop's clock: QueryPerformanceCounter in nanoseconds. */
 static inline gint64
 evl_os_monotonic_ns (void)

@@ -608,6 +608,7 @@ iocp_submit (EvlProactorBackend *backend,
   req->accept_sock = INVALID_SOCKET;
   op->flags = 0;
   op->orphaned = FALSE;
+  op->more_data = FALSE;   /* Winsock does not say (poll_first is ignored) */
   op->cancel_tag = (guint64) (guintptr) req;
   op->state = OP_INFLIGHT;
   list_add (self, op);

@@ -89,6 +89,7 @@ EvlHandle *evl_handle_pool_carve   (EvlHandlePool  *pool);
 void       evl_handle_pool_clear   (EvlHandlePool  *pool);
 void       evl_handle_block_release (EvlHandleBlock *block,
                                      gint            n);
+gboolean   evl_handle_block_cache_trim (void);
 
 /* Gives back to their block the handles freed past the pool's bound. */
 static inline void

@@ -49,15 +49,21 @@ evl_handle_new (EvlCallback     callback,
  * the blocks, which go back to the cache below or to malloc. */
 #define POOL_MAX_FREE_BYTES (128 * 1024)
 
-/* Blocks whose handles are all freed wait here for reuse, up to a bound:
- * taking fresh memory from malloc costs page faults when a burst of
- * handles comes and goes (glibc trims what was freed). One lock per block
- * of a few hundred handles. */
-#define BLOCK_CACHE_MAX 64
+/* Blocks whose handles are all freed wait here for reuse: taking fresh
+ * memory from malloc costs page faults when a burst of handles comes and
+ * goes (glibc trims what was freed). One lock per block of a few hundred
+ * handles. Up to BLOCK_CACHE_MAX blocks (8 MiB) during a burst; a loop
+ * about to wait calls evl_handle_block_cache_trim(), which frees what
+ * stayed unused since the previous trim beyond BLOCK_CACHE_KEEP (1 MiB):
+ * the low-water mark of the cache in between. */
+#define BLOCK_CACHE_MAX 512
+#define BLOCK_CACHE_KEEP 64
 
 static GMutex block_cache_lock;
 static EvlHandleBlock *block_cache;   /* linked through the first slot */
-static guint block_cache_len;
+static guint block_cache_len;         /* atomic reads; written under the lock */
+static guint block_cache_low;         /* least block_cache_len since the last trim */
+static gint64 block_cache_trimmed;    /* when (monotonic) */
 
 static inline EvlHandleBlock **
 block_cache_link (EvlHandleBlock *block)
@@ -75,7 +81,8 @@ block_new (guint slot_size)
   if (block != NULL)
     {
       block_cache = *block_cache_link (block);
-      block_cache_len--;
+      g_atomic_int_set (&block_cache_len, block_cache_len - 1);
+      block_cache_low = MIN (block_cache_low, block_cache_len);
     }
   g_mutex_unlock (&block_cache_lock);
   if (block == NULL)
@@ -98,12 +105,56 @@ block_free (EvlHandleBlock *block)
     {
       *block_cache_link (block) = block_cache;
       block_cache = block;
-      block_cache_len++;
+      g_atomic_int_set (&block_cache_len, block_cache_len + 1);
       block = NULL;
     }
   g_mutex_unlock (&block_cache_lock);
   if (block != NULL)
     g_aligned_free (block);
+}
+
+/* Frees the cached blocks beyond BLOCK_CACHE_KEEP that no one took since
+ * the previous trim, at most once a second (a shorter span would free
+ * blocks that a steady flow of bursts takes again). Returns whether more
+ * than BLOCK_CACHE_KEEP remain: a call a second later may free them, the
+ * caller should come back. Any thread. */
+gboolean
+evl_handle_block_cache_trim (void)
+{
+  EvlHandleBlock *freed = NULL, *block;
+  gboolean more;
+  gint64 now;
+  guint n;
+
+  if (g_atomic_int_get (&block_cache_len) <= BLOCK_CACHE_KEEP)
+    return FALSE;
+  g_mutex_lock (&block_cache_lock);
+  now = g_get_monotonic_time ();
+  if (now - block_cache_trimmed < G_TIME_SPAN_SECOND)
+    {
+      g_mutex_unlock (&block_cache_lock);
+      return TRUE;
+    }
+  block_cache_trimmed = now;
+  n = block_cache_low > BLOCK_CACHE_KEEP ? block_cache_low - BLOCK_CACHE_KEEP : 0;
+  n = MIN (n, block_cache_len);
+  while (n-- > 0)
+    {
+      block = block_cache;
+      block_cache = *block_cache_link (block);
+      *block_cache_link (block) = freed;
+      freed = block;
+      g_atomic_int_set (&block_cache_len, block_cache_len - 1);
+    }
+  block_cache_low = block_cache_len;
+  more = block_cache_len > BLOCK_CACHE_KEEP;
+  g_mutex_unlock (&block_cache_lock);
+  while ((block = freed) != NULL)
+    {
+      freed = *block_cache_link (block);
+      g_aligned_free (block);
+    }
+  return more;
 }
 
 static inline gboolean

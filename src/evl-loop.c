@@ -310,9 +310,15 @@ evl_loop_run_once (EvlLoop  *loop,
   if (drive)
     timeout = evl_context_driver_prepare (priv->driver, timeout);
 
-  /* About to wait: the ready queue is empty, give its memory back. */
+  /* About to wait: the ready queue is empty, give its memory back, and
+   * the handle blocks cached since the last wait that nobody needed. If
+   * some remain, come back within a second to free them then. */
   if (timeout != 0)
-    evl_loop_ready_maybe_shrink (priv);
+    {
+      evl_loop_ready_maybe_shrink (priv);
+      if (evl_handle_block_cache_trim () && (timeout < 0 || timeout > G_TIME_SPAN_SECOND * 1000))
+        timeout = G_TIME_SPAN_SECOND * 1000;  /* ns */
+    }
 
   priv->backend->io_poll (loop, timeout);
   process_wakeups (loop, priv);

@@ -129,6 +129,12 @@ enum
 enum
 {
   OPF_CANCEL = 1 << 0,   /* cancellation requested */
+  /* POLL: op->fd is a socket associated with the port. Kept from one
+   * submit to the next: the proactor loop submits a watch's op again for
+   * the same fd only (a closed socket ends the watch with LOCAL_CLOSE
+   * first), so arming it again skips two system calls. */
+  OPF_SOCKET_KNOWN = 1 << 1,
+  OPF_KEEP = OPF_SOCKET_KNOWN,
 };
 
 typedef enum
@@ -336,7 +342,9 @@ complete_final (EvlIocpBackend *self,
 
   list_remove (self, op);
   op->state = OP_IDLE;
-  op->flags = 0;
+  op->flags &= OPF_KEEP;
+  if (result < 0 && result != -ECANCELED)
+    op->flags = 0;     /* the socket failed: check it afresh */
   op->cancel_tag = 0;
   if (op->orphaned)
     req->op = NULL;            /* leaked on purpose: the kernel may write it */
@@ -571,9 +579,11 @@ start (EvlIocpBackend *self,
 
   if (op->kind == EVL_PROACTOR_POLL)
     {
-      if (is_socket (req->sock))
+      if ((op->flags & OPF_SOCKET_KNOWN) || is_socket (req->sock))
         {
-          associate (self, req->sock);
+          if (!(op->flags & OPF_SOCKET_KNOWN))
+            associate (self, req->sock);
+          op->flags |= OPF_SOCKET_KNOWN;
           req->kind = REQ_AFD_POLL;
           r = start_afd_poll (req, afd_events_for (op->events));
         }
@@ -606,7 +616,7 @@ iocp_submit (EvlProactorBackend *backend,
   req->op = op;
   req->sock = (SOCKET) (gintptr) op->fd;
   req->accept_sock = INVALID_SOCKET;
-  op->flags = 0;
+  op->flags = op->kind == EVL_PROACTOR_POLL ? (op->flags & OPF_KEEP) : 0;
   op->orphaned = FALSE;
   op->more_data = FALSE;   /* Winsock does not say (poll_first is ignored) */
   op->cancel_tag = (guint64) (guintptr) req;

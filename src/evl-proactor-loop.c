@@ -13,8 +13,8 @@
 /**
  * EvlProactorLoop:
  *
- * An [class@Evl.Loop] driven by a completion engine: io_uring on Linux
- * (IOCP on Windows later), asyncio's `ProactorEventLoop`.
+ * An [class@Evl.Loop] driven by a completion engine: io_uring on Linux,
+ * an I/O completion port on Windows; asyncio's `ProactorEventLoop`.
  *
  * The socket primitives ([method@Evl.Loop.sock_recv_async] and the others)
  * are operations the kernel performs; everything else, file-descriptor
@@ -27,6 +27,12 @@
  * missing or disabled (`/proc/sys/kernel/io_uring_disabled`, a seccomp
  * filter, or `EVL_NO_IO_URING=1` in the environment); use a
  * [class@Evl.SelectorLoop] there.
+ *
+ * On Windows, watches are `IOCTL_AFD_POLL` requests on the completion port
+ * (any socket), and readers may also watch a waitable HANDLE (readable
+ * means signalled); the GLib bridge adds one event HANDLE. A socket can
+ * belong to one completion port only: use it with one proactor loop.
+ * `EVL_NO_IOCP=1` turns the backend off.
  */
 
 /* An fd watch is a poll request on the ring. Watches are level-triggered,

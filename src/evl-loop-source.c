@@ -6,6 +6,7 @@
 
 #include "evl-loop-impl-private.h"
 #include "evl-os-private.h"
+#include "evl-selector-private.h"
 
 /* The loop as a GSource (PyGObject's gi/events.py and libdex's io_uring
  * source show the shape): prepare() reports ready callbacks or the next
@@ -19,7 +20,19 @@
  * g_source_add_unix_fd(). The source may recurse, so the loop keeps
  * running inside a nested GLib main loop (a modal dialog); and
  * g_source_set_can_recurse() also spares GLib re-adding our fds around
- * each dispatch. */
+ * each dispatch.
+ *
+ * Direct mode (Unix, an epoll selector loop watching at most DIRECT_MAX
+ * fds): GLib's poll of the epoll fd would only say that something is
+ * ready, and dispatch would ask epoll what (a second syscall per
+ * iteration). Instead the few fds are mirrored into GLib as in the
+ * fallback, and dispatch hands what GLib's poll found to the loop, whose
+ * selector then skips its own poll: one syscall per iteration, as GLib's
+ * own fd sources. The source moves to the epoll fd for good once the loop
+ * watches more fds, or when one polls as closed (POLLNVAL: epoll forgets
+ * a closed fd, poll() would report it every time). */
+
+#define DIRECT_MAX 8
 
 typedef struct
 {
@@ -27,8 +40,71 @@ typedef struct
   EvlLoop    *loop;       /* strong reference */
   gpointer    poll_tag;   /* the backend's poll fd, when it has one */
   GPollFD     poll_record; /* its record where GLib needs one (Windows) */
-  GHashTable *fd_tags;    /* fd -> tag, fallback mode only */
+  GHashTable *fd_tags;    /* fd -> tag, fallback and direct modes */
+  int         poll_fd;    /* direct mode: the backend's, to move to */
+  gboolean    direct;
 } EvlLoopSource;
+
+static void
+leave_direct (EvlLoopSource *ls)
+{
+  GSource *source = &ls->source;
+  GHashTableIter iter;
+  gpointer tag;
+
+  ls->direct = FALSE;
+  g_hash_table_iter_init (&iter, ls->fd_tags);
+  while (g_hash_table_iter_next (&iter, NULL, &tag))
+    evl_os_source_remove_fd (source, tag);
+  g_clear_pointer (&ls->fd_tags, g_hash_table_unref);
+  ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, ls->poll_fd);
+}
+
+#ifdef G_OS_UNIX
+/* Direct mode: what GLib's poll found, to the loop as its selector would
+ * report it. FALSE when the source left direct mode instead. */
+static gboolean
+report_polled (EvlLoopSource *ls)
+{
+  GHashTableIter iter;
+  gpointer key, tag;
+
+  g_hash_table_iter_init (&iter, ls->fd_tags);
+  while (g_hash_table_iter_next (&iter, NULL, &tag))
+    if (g_source_query_unix_fd (&ls->source, tag) & G_IO_NVAL)
+      {
+        leave_direct (ls);
+        return FALSE;
+      }
+  g_hash_table_iter_init (&iter, ls->fd_tags);
+  while (g_hash_table_iter_next (&iter, &key, &tag))
+    {
+      GIOCondition revents = g_source_query_unix_fd (&ls->source, tag);
+      int fd = GPOINTER_TO_INT (key);
+      guint events = 0;
+
+      if (revents == 0)
+        continue;
+      if (revents & G_IO_IN)
+        events |= EVL_IO_READ;
+      if (revents & G_IO_OUT)
+        events |= EVL_IO_WRITE;
+      if (revents & (G_IO_ERR | G_IO_HUP))
+        {
+          EvlFdEntry *entry = evl_loop_lookup_fd (ls->loop, fd, FALSE);
+
+          /* Let the callbacks of every interest see the failure. */
+          events |= entry != NULL ? entry->registered : EVL_IO_READ | EVL_IO_WRITE;
+          if (revents & G_IO_ERR)
+            events |= EVL_IO_ERROR;
+          if (revents & G_IO_HUP)
+            events |= EVL_IO_HUP;
+        }
+      evl_loop_io_ready (ls->loop, fd, events);
+    }
+  return TRUE;
+}
+#endif
 
 /* Whether the source must do nothing now: the loop is closed, runs in
  * another thread, or is itself iterating the source's context (a loop
@@ -120,13 +196,23 @@ evl_loop_source_dispatch (GSource     *source,
   EvlLoop *loop = ls->loop;
   EvlLoopPrivate *priv = evl_loop_get_priv (loop);
   EvlLoop *previous;
+  gboolean polled = FALSE;
 
   if (source_inert (ls, TRUE) || !evl_loop_enter_running (loop, &previous, NULL))
     return G_SOURCE_CONTINUE;
 
   g_object_ref (loop);
   priv->dispatch_depth++;
+#ifdef G_OS_UNIX
+  if (ls->direct && report_polled (ls))
+    {
+      polled = TRUE;
+      evl_selector_loop_set_polled (loop, TRUE);
+    }
+#endif
   evl_loop_run_once (loop, FALSE);
+  if (polled && !priv->closed)
+    evl_selector_loop_set_polled (loop, FALSE);
   priv->dispatch_depth--;
   evl_loop_leave_running (loop, previous);
   g_object_unref (loop);
@@ -186,8 +272,12 @@ evl_loop_source_fd_changed (GSource    *source,
   else if (tag != NULL)
     evl_os_source_modify_fd (source, tag, evl_to_condition (events));
   else
-    g_hash_table_insert (ls->fd_tags, GINT_TO_POINTER (fd),
-                         evl_os_source_add_fd (source, fd, evl_to_condition (events)));
+    {
+      g_hash_table_insert (ls->fd_tags, GINT_TO_POINTER (fd),
+                           evl_os_source_add_fd (source, fd, evl_to_condition (events)));
+      if (ls->direct && g_hash_table_size (ls->fd_tags) > DIRECT_MAX)
+        leave_direct (ls);
+    }
 }
 
 static void
@@ -255,6 +345,18 @@ evl_loop_create_source (EvlLoop *loop)
   g_source_set_can_recurse (source, TRUE);
 
   poll_fd = priv->backend->get_poll_fd (loop);
+  ls->poll_fd = poll_fd;
+#ifdef G_OS_UNIX
+  if (poll_fd >= 0 && EVL_IS_SELECTOR_LOOP (loop) && priv->n_fds <= DIRECT_MAX)
+    {
+      ls->direct = TRUE;
+      ls->fd_tags = g_hash_table_new (NULL, NULL);
+      evl_loop_foreach_fd (loop, mirror_fd, source);
+      if (ls->direct && g_hash_table_size (ls->fd_tags) > DIRECT_MAX)
+        leave_direct (ls);
+    }
+  else
+#endif
   if (poll_fd >= 0)
     ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, poll_fd);
   else

@@ -25,6 +25,7 @@ struct _EvlSelectorLoop
   EvlSelector      *selector;
   EvlSelectorEvent *events;
   guint             n_events;
+  gboolean          polled;   /* the GSource bridge polled for us */
 };
 
 enum {
@@ -63,6 +64,12 @@ selector_io_poll (EvlLoop *loop,
   GError *error = NULL;
   int n, i;
 
+  if (self->polled)
+    {
+      self->polled = FALSE;
+      if (timeout_ns == 0)
+        return;
+    }
   n = evl_selector_select_raw (self->selector, timeout_ns, self->events, self->n_events, &error);
   if (n < 0)
     {
@@ -77,6 +84,17 @@ selector_io_poll (EvlLoop *loop,
       self->n_events *= 2;
       self->events = g_renew (EvlSelectorEvent, self->events, self->n_events);
     }
+}
+
+/* The GSource bridge (evl-loop-source.c) polled the loop's fds itself
+ * and reported them with evl_loop_io_ready(): the non-blocking io_poll()
+ * of the iteration it runs next would find nothing newer, and skips its
+ * syscall. */
+void
+evl_selector_loop_set_polled (EvlLoop  *loop,
+                              gboolean  polled)
+{
+  EVL_SELECTOR_LOOP (loop)->polled = polled;
 }
 
 static int

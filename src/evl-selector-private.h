@@ -26,4 +26,9 @@ int  evl_selector_select_raw     (EvlSelector       *self,
                                   guint              n_events,
                                   GError           **error);
 
+/* evl-selector-loop.c: the GSource bridge polled @loop's fds (GLib's
+ * poll) and reported them: the next non-blocking poll is skipped. */
+void evl_selector_loop_set_polled (EvlLoop  *loop,
+                                   gboolean  polled);
+
 G_END_DECLS

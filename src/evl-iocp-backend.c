@@ -455,6 +455,12 @@ handle_signalled (PVOID   data,
 static int
 start_handle_wait (IocpReq *req)
 {
+  DWORD flags;
+
+  /* The thread pool takes any value and would never call back for one
+   * that is not a handle. */
+  if (!GetHandleInformation ((HANDLE) req->sock, &flags))
+    return -EBADF;
   if (!RegisterWaitForSingleObject (&req->wait_handle, (HANDLE) req->sock,
                                     handle_signalled, req, INFINITE,
                                     WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD))

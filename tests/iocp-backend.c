@@ -1,0 +1,369 @@
+/* iocp-backend.c: the IOCP proactor backend through its seam
+ * (evl-proactor-backend-private.h), compiled into this test: the
+ * overlapped socket operations (AcceptEx, ConnectEx, WSASend, WSARecv),
+ * their cancellation (CancelIoEx) and close() with operations in flight,
+ * which the loop's socket primitives reach once they are built for
+ * Windows.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "evl-config.h"
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "evl-loop-private.h"
+#include "evl-proactor-backend-private.h"
+
+/* The library's own is internal: the backend compiled in here gets this
+ * one (messages untranslated). */
+const char *
+evl_gettext (const char *msgid)
+{
+  return msgid;
+}
+
+typedef struct
+{
+  EvlProactorOp  op;          /* first */
+  guint          n_final;
+  int            result;
+} Op;
+
+static void
+op_done (EvlProactorOp *op,
+         int            result,
+         gboolean       more)
+{
+  Op *o = (Op *) op;
+
+  g_assert_false (more);
+  o->n_final++;
+  o->result = result;
+}
+
+static void
+op_init (Op               *o,
+         EvlProactorOpKind kind,
+         SOCKET            fd)
+{
+  memset (o, 0, sizeof *o);
+  o->op.kind = kind;
+  o->op.fd = (int) fd;
+  o->op.complete = op_done;
+}
+
+/* Waits (at most 10 s) until @o has completed. */
+static void
+wait_for (EvlProactorBackend *b,
+          Op                 *o)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (o->n_final == 0 && g_get_monotonic_time () < deadline)
+    g_assert_cmpint (evl_proactor_backend_wait (b, 100 * G_GINT64_CONSTANT (1000000)), >=, 0);
+  g_assert_cmpuint (o->n_final, ==, 1);
+}
+
+static SOCKET
+listener (struct sockaddr_in *addr)
+{
+  SOCKET s = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  int len = sizeof *addr;
+
+  g_assert_true (s != INVALID_SOCKET);
+  memset (addr, 0, sizeof *addr);
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (s, (struct sockaddr *) addr, sizeof *addr), ==, 0);
+  g_assert_cmpint (listen (s, 16), ==, 0);
+  g_assert_cmpint (getsockname (s, (struct sockaddr *) addr, &len), ==, 0);
+  return s;
+}
+
+static EvlProactorBackend *
+backend_new (void)
+{
+  GError *error = NULL;
+  EvlProactorBackend *b = evl_proactor_backend_new (&error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (b);
+  return b;
+}
+
+/* AcceptEx and ConnectEx (on an unbound socket: the backend binds it),
+ * then 1 MiB through WSASend and WSARecv, and EOF. */
+static void
+test_accept_connect_transfer (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  struct sockaddr_in addr, peer;
+  SOCKET l = listener (&addr), c = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP), a;
+  Op acc, con, snd, rcv;
+  gsize size = 1024 * 1024, sent = 0, got = 0, i;
+  guint8 *out = g_malloc (size), *in = g_malloc (size);
+
+  for (i = 0; i < size; i++)
+    out[i] = (guint8) (i % 251);
+  op_init (&acc, EVL_PROACTOR_ACCEPT, l);
+  acc.op.addr = (struct sockaddr *) &peer;
+  acc.op.addrlen = sizeof peer;
+  op_init (&con, EVL_PROACTOR_CONNECT, c);
+  con.op.addr = (struct sockaddr *) &addr;
+  con.op.addrlen = sizeof addr;
+  evl_proactor_backend_submit (b, &acc.op);
+  evl_proactor_backend_submit (b, &con.op);
+  /* Completions come from wait() only. */
+  g_assert_cmpuint (acc.n_final + con.n_final, ==, 0);
+  wait_for (b, &acc);
+  wait_for (b, &con);
+  g_assert_cmpint (con.result, ==, 0);
+  g_assert_cmpint (acc.result, >, 0);
+  a = (SOCKET) acc.result;
+  g_assert_cmpint (acc.op.addrlen, ==, sizeof (struct sockaddr_in));
+  g_assert_cmpint (peer.sin_family, ==, AF_INET);
+  g_assert_cmpuint (peer.sin_addr.s_addr, ==, htonl (INADDR_LOOPBACK));
+
+  while (got < size)
+    {
+      if (sent < size)
+        {
+          op_init (&snd, EVL_PROACTOR_SEND, c);
+          snd.op.buffer = out + sent;
+          snd.op.length = size - sent;
+          evl_proactor_backend_submit (b, &snd.op);
+        }
+      op_init (&rcv, EVL_PROACTOR_RECV, a);
+      rcv.op.buffer = in + got;
+      rcv.op.length = size - got;
+      evl_proactor_backend_submit (b, &rcv.op);
+      wait_for (b, &rcv);
+      g_assert_cmpint (rcv.result, >, 0);
+      got += rcv.result;
+      if (sent < size)
+        {
+          wait_for (b, &snd);
+          g_assert_cmpint (snd.result, >, 0);
+          sent += snd.result;
+        }
+    }
+  g_assert_true (memcmp (in, out, size) == 0);
+
+  shutdown (c, SD_SEND);
+  op_init (&rcv, EVL_PROACTOR_RECV, a);
+  rcv.op.buffer = in;
+  rcv.op.length = 16;
+  evl_proactor_backend_submit (b, &rcv.op);
+  wait_for (b, &rcv);
+  g_assert_cmpint (rcv.result, ==, 0);
+
+  evl_proactor_backend_close (b);
+  closesocket (a);
+  closesocket (c);
+  closesocket (l);
+  g_free (in);
+  g_free (out);
+}
+
+/* ConnectEx to a closed port: ECONNREFUSED. */
+static void
+test_connect_refused (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  struct sockaddr_in addr;
+  SOCKET l = listener (&addr), c = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  Op con;
+
+  closesocket (l);
+  op_init (&con, EVL_PROACTOR_CONNECT, c);
+  con.op.addr = (struct sockaddr *) &addr;
+  con.op.addrlen = sizeof addr;
+  evl_proactor_backend_submit (b, &con.op);
+  wait_for (b, &con);
+  g_assert_cmpint (con.result, ==, -ECONNREFUSED);
+  evl_proactor_backend_close (b);
+  closesocket (c);
+}
+
+/* A pending WSARecv and AcceptEx, cancelled: -ECANCELED, once each; the
+ * stream loses nothing. */
+static void
+test_cancel (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  struct sockaddr_in addr;
+  SOCKET l = listener (&addr), c = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP), a;
+  Op acc, rcv;
+  char buf[16];
+
+  g_assert_cmpint (connect (c, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  a = accept (l, NULL, NULL);
+  g_assert_true (a != INVALID_SOCKET);
+
+  op_init (&acc, EVL_PROACTOR_ACCEPT, l);
+  acc.op.addr = NULL;
+  op_init (&rcv, EVL_PROACTOR_RECV, a);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  evl_proactor_backend_submit (b, &acc.op);
+  evl_proactor_backend_submit (b, &rcv.op);
+  g_assert_cmpint (evl_proactor_backend_wait (b, 20 * G_GINT64_CONSTANT (1000000)), ==, 0);
+  evl_proactor_backend_cancel (b, &acc.op);
+  evl_proactor_backend_cancel (b, &rcv.op);
+  evl_proactor_backend_cancel (b, &rcv.op);   /* twice: no harm */
+  g_assert_cmpuint (acc.n_final + rcv.n_final, ==, 0);
+  wait_for (b, &acc);
+  wait_for (b, &rcv);
+  g_assert_cmpint (acc.result, ==, -ECANCELED);
+  g_assert_cmpint (rcv.result, ==, -ECANCELED);
+
+  g_assert_cmpint (send (c, "hello", 5, 0), ==, 5);
+  op_init (&rcv, EVL_PROACTOR_RECV, a);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  evl_proactor_backend_submit (b, &rcv.op);
+  wait_for (b, &rcv);
+  g_assert_cmpint (rcv.result, ==, 5);
+  g_assert_cmpmem (buf, 5, "hello", 5);
+
+  evl_proactor_backend_close (b);
+  closesocket (a);
+  closesocket (c);
+  closesocket (l);
+}
+
+/* close() with operations and polls in flight delivers every final
+ * completion, cancelled, before it returns. */
+static void
+test_close_in_flight (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  struct sockaddr_in addr;
+  SOCKET l = listener (&addr), c = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP), a;
+  HANDLE event = CreateEventW (NULL, TRUE, FALSE, NULL);
+  Op acc, rcv, poll, wait;
+  char buf[16];
+
+  g_assert_cmpint (connect (c, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  a = accept (l, NULL, NULL);
+  op_init (&acc, EVL_PROACTOR_ACCEPT, l);
+  op_init (&rcv, EVL_PROACTOR_RECV, a);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  op_init (&poll, EVL_PROACTOR_POLL, c);
+  poll.op.events = EVL_IO_READ;
+  op_init (&wait, EVL_PROACTOR_POLL, (SOCKET) event);
+  wait.op.events = EVL_IO_READ;
+  evl_proactor_backend_submit (b, &acc.op);
+  evl_proactor_backend_submit (b, &rcv.op);
+  evl_proactor_backend_submit (b, &poll.op);
+  evl_proactor_backend_submit (b, &wait.op);
+  g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 0);
+  evl_proactor_backend_close (b);
+  g_assert_cmpuint (acc.n_final, ==, 1);
+  g_assert_cmpuint (rcv.n_final, ==, 1);
+  g_assert_cmpuint (poll.n_final, ==, 1);
+  g_assert_cmpuint (wait.n_final, ==, 1);
+  g_assert_cmpint (acc.result, ==, -ECANCELED);
+  g_assert_cmpint (rcv.result, ==, -ECANCELED);
+  g_assert_cmpint (poll.result, ==, -ECANCELED);
+  g_assert_cmpint (wait.result, ==, -ECANCELED);
+  g_assert_false (acc.op.orphaned || rcv.op.orphaned || poll.op.orphaned || wait.op.orphaned);
+
+  CloseHandle (event);
+  closesocket (a);
+  closesocket (c);
+  closesocket (l);
+}
+
+/* Polls: a HANDLE signalled, a socket closed under its poll (EBADF), a
+ * failed submission (not a socket, not a HANDLE) delivered from wait(). */
+static void
+test_polls (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  HANDLE event = CreateEventW (NULL, TRUE, FALSE, NULL);
+  SOCKET s = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  Op wait, poll, bad;
+
+  op_init (&wait, EVL_PROACTOR_POLL, (SOCKET) event);
+  wait.op.events = EVL_IO_READ;
+  evl_proactor_backend_submit (b, &wait.op);
+  SetEvent (event);
+  wait_for (b, &wait);
+  g_assert_cmpint (wait.result, ==, EVL_IO_READ);
+
+  g_test_message ("a socket closed under its poll");
+  op_init (&poll, EVL_PROACTOR_POLL, s);
+  poll.op.events = EVL_IO_READ;
+  evl_proactor_backend_submit (b, &poll.op);
+  g_assert_cmpint (evl_proactor_backend_wait (b, 0), >=, 0);
+  closesocket (s);
+  wait_for (b, &poll);
+  g_assert_cmpint (poll.result, <, 0);
+
+  g_test_message ("neither a socket nor a HANDLE");
+  op_init (&bad, EVL_PROACTOR_POLL, (SOCKET) 0x7ffffff0);
+  bad.op.events = EVL_IO_READ;
+  evl_proactor_backend_submit (b, &bad.op);
+  g_assert_cmpuint (bad.n_final, ==, 0);
+  wait_for (b, &bad);
+  g_assert_cmpint (bad.result, ==, -EBADF);
+
+  evl_proactor_backend_close (b);
+  CloseHandle (event);
+}
+
+/* The event given to GLib is signalled while a completion is pending and
+ * reset once wait() took it. */
+static void
+test_poll_handle (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  HANDLE ready = (HANDLE) (gintptr) evl_proactor_backend_get_poll_fd (b);
+  HANDLE event = CreateEventW (NULL, TRUE, FALSE, NULL);
+  Op wait;
+  guint round;
+
+  g_assert_nonnull (ready);
+  for (round = 0; round < 3; round++)
+    {
+      g_assert_cmpuint (WaitForSingleObject (ready, 20), ==, WAIT_TIMEOUT);
+      op_init (&wait, EVL_PROACTOR_POLL, (SOCKET) event);
+      wait.op.events = EVL_IO_READ;
+      evl_proactor_backend_submit (b, &wait.op);
+      SetEvent (event);
+      g_assert_cmpuint (WaitForSingleObject (ready, 10000), ==, WAIT_OBJECT_0);
+      g_assert_cmpuint (wait.n_final, ==, 0);
+      g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 1);
+      g_assert_cmpuint (wait.n_final, ==, 1);
+      ResetEvent (event);
+    }
+  g_assert_cmpuint (WaitForSingleObject (ready, 20), ==, WAIT_TIMEOUT);
+  evl_proactor_backend_close (b);
+  CloseHandle (event);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  WSADATA wsa;
+
+  g_test_init (&argc, &argv, NULL);
+  g_assert_cmpint (WSAStartup (MAKEWORD (2, 2), &wsa), ==, 0);
+
+  g_test_add_func ("/Evl/IocpBackend/accept-connect-transfer", test_accept_connect_transfer);
+  g_test_add_func ("/Evl/IocpBackend/connect-refused", test_connect_refused);
+  g_test_add_func ("/Evl/IocpBackend/cancel", test_cancel);
+  g_test_add_func ("/Evl/IocpBackend/close-in-flight", test_close_in_flight);
+  g_test_add_func ("/Evl/IocpBackend/polls", test_polls);
+  g_test_add_func ("/Evl/IocpBackend/poll-handle", test_poll_handle);
+
+  return g_test_run ();
+}

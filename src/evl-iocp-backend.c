@@ -26,6 +26,11 @@
  *    listening socket), writable (room to send, a finished connect), reset
  *    and failed connects. It is one-shot, which is what the proactor loop
  *    wants (level-triggered watches, armed again after the callbacks).
+ *  - RECV, SEND on a HANDLE that is not a socket (WSARecv fails on it):
+ *    overlapped ReadFile/WriteFile, for named pipes opened
+ *    with FILE_FLAG_OVERLAPPED (one opened for synchronous I/O is refused
+ *    with EINVAL: it would block the loop); a broken pipe reads as end of
+ *    stream.
  *  - POLL on anything else that is a waitable HANDLE (an event, a process,
  *    the HANDLEs of a GMainContext the loop drives): "ready" means
  *    signalled. RegisterWaitForSingleObject on the system thread pool
@@ -57,8 +62,8 @@
  *    own handle, not their base handle (LSPs are deprecated since 2012).
  *  - A POLL for EVL_IO_WRITE on a HANDLE that is not a socket reports
  *    when the handle is signalled, as for reading; pipes and files cannot
- *    be watched (overlapped ReadFile/WriteFile on named pipes are not
- *    wired to the loop's stream transports yet).
+ *    be watched; their RECV/SEND (ReadFile/WriteFile) are not wired to
+ *    the loop's pipe transports yet.
  *  - Cross-thread wakeups go through the loop's wakeup descriptor
  *    (evl-wakeup-win32.c), which the loop watches like any other; posts are
  *    coalesced by the base loop (one wakeup per burst).
@@ -110,6 +115,8 @@ typedef struct
 } AfdPollInfo;
 
 #define EVL_STATUS_CANCELLED        ((LONG) 0xC0000120)
+#define EVL_STATUS_END_OF_FILE      ((LONG) 0xC0000011)
+#define EVL_STATUS_PIPE_BROKEN      ((LONG) 0xC000014B)
 #define EVL_STATUS_BUFFER_OVERFLOW  ((LONG) 0x80000005)
 
 /* Completion keys. */
@@ -143,6 +150,7 @@ typedef enum
   REQ_HANDLE_WAIT,   /* POLL on another waitable HANDLE */
   REQ_DATA,          /* RECV, SEND, CONNECT, ACCEPT */
   REQ_POLL_STEP,     /* a data op that met WSAEWOULDBLOCK waits for readiness */
+  REQ_FILE,          /* RECV, SEND on a HANDLE: ReadFile, WriteFile */
 } ReqKind;
 
 typedef struct _EvlIocpBackend EvlIocpBackend;
@@ -191,6 +199,9 @@ struct _EvlIocpBackend
 
 typedef ULONG (WINAPI *RtlNtStatusToDosErrorFunc) (LONG status);
 static RtlNtStatusToDosErrorFunc rtl_nt_status_to_dos_error;
+typedef LONG (WINAPI *NtQueryInformationFileFunc) (HANDLE handle, PVOID io_status,
+                                                   PVOID info, ULONG length, int info_class);
+static NtQueryInformationFileFunc nt_query_information_file;
 
 /* ---------------------------------------------------------------------- */
 /* errors */
@@ -518,6 +529,52 @@ socket_like (SOCKET listener)
   return s;
 }
 
+/* Whether @h was opened for overlapped I/O (FILE_FLAG_OVERLAPPED): on a
+ * handle opened for synchronous I/O, ReadFile() would block the loop. */
+static gboolean
+handle_is_overlapped (HANDLE h)
+{
+  struct { LONG status; ULONG_PTR info; } iosb;
+  ULONG mode = 0;
+
+  if (nt_query_information_file == NULL)
+    return TRUE;
+  /* 16: FileModeInformation; 0x30: FILE_SYNCHRONOUS_IO_ALERT|NONALERT */
+  if (nt_query_information_file (h, &iosb, &mode, sizeof mode, 16) < 0)
+    return FALSE;
+  return (mode & 0x30) == 0;
+}
+
+/* RECV and SEND on a HANDLE that is not a socket (a named pipe opened for
+ * overlapped I/O): ReadFile, WriteFile. 0 when a packet will follow (or
+ * was posted), -errno otherwise. */
+static int
+start_file_io (IocpReq *req)
+{
+  EvlProactorOp *op = req->op;
+  HANDLE h = (HANDLE) req->sock;
+  DWORD len = (DWORD) MIN (op->length, (gsize) G_MAXINT32);
+  DWORD err;
+  BOOL ok;
+
+  if (!handle_is_overlapped (h))
+    return -EINVAL;
+  req->kind = REQ_FILE;
+  memset (&req->ov, 0, sizeof req->ov);
+  if (op->kind == EVL_PROACTOR_RECV)
+    ok = ReadFile (h, op->buffer, len, NULL, &req->ov);
+  else
+    ok = WriteFile (h, op->buffer, len, NULL, &req->ov);
+  if (ok || (err = GetLastError ()) == ERROR_IO_PENDING)
+    return 0;
+  if (op->kind == EVL_PROACTOR_RECV && (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF))
+    {
+      post_local (req, 0);     /* the writer is gone: end of stream */
+      return 0;
+    }
+  return -errno_from_win32 (err);
+}
+
 /* Issues a data op; 0 when a packet will follow, -errno otherwise. */
 static int
 start_data (EvlIocpBackend *self,
@@ -565,6 +622,9 @@ start_data (EvlIocpBackend *self,
   r = WSAGetLastError ();
   if (r == WSA_IO_PENDING)
     return 0;
+  if ((op->kind == EVL_PROACTOR_RECV || op->kind == EVL_PROACTOR_SEND) &&
+      r != WSAEWOULDBLOCK && (r == WSAENOTSOCK || !is_socket (req->sock)))
+    return start_file_io (req);
   if (r == WSAEWOULDBLOCK)
     {
       /* Overlapped requests on a non-blocking socket pend on Windows; if
@@ -766,6 +826,13 @@ handle_packet (EvlIocpBackend   *self,
         default:
           g_assert_not_reached ();
         }
+      break;
+
+    case REQ_FILE:
+      if (res == -EPIPE || status == EVL_STATUS_END_OF_FILE || status == EVL_STATUS_PIPE_BROKEN)
+        res = op->kind == EVL_PROACTOR_RECV ? 0 : -EPIPE;
+      else if (res == 0)
+        res = (int) MIN (entry->dwNumberOfBytesTransferred, (DWORD) G_MAXINT32);
       break;
 
     case REQ_HANDLE_WAIT:
@@ -1035,8 +1102,12 @@ evl_proactor_backend_new (GError **error)
       HMODULE ntdll = GetModuleHandleW (L"ntdll.dll");
 
       if (ntdll != NULL)
-        rtl_nt_status_to_dos_error =
-          (RtlNtStatusToDosErrorFunc) (void (*) (void)) GetProcAddress (ntdll, "RtlNtStatusToDosError");
+        {
+          rtl_nt_status_to_dos_error =
+            (RtlNtStatusToDosErrorFunc) (void (*) (void)) GetProcAddress (ntdll, "RtlNtStatusToDosError");
+          nt_query_information_file =
+            (NtQueryInformationFileFunc) (void (*) (void)) GetProcAddress (ntdll, "NtQueryInformationFile");
+        }
     }
 
   self = g_new0 (EvlIocpBackend, 1);

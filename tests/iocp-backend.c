@@ -349,6 +349,77 @@ test_poll_handle (void)
   CloseHandle (event);
 }
 
+/* RECV and SEND on named pipes opened for overlapped I/O (ReadFile,
+ * WriteFile), a pending read cancelled, end of stream when the writer
+ * closes; a handle opened for synchronous I/O is refused. */
+static void
+test_pipe (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  wchar_t *name = g_new0 (wchar_t, 64);
+  HANDLE server, client, r, w;
+  OVERLAPPED ov = { 0 };
+  Op rcv, snd;
+  char buf[16];
+
+  _snwprintf (name, 63, L"\\\\.\\pipe\\evl-iocp-test-%lu", (unsigned long) GetCurrentProcessId ());
+  server = CreateNamedPipeW (name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                             PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+  g_assert_true (server != INVALID_HANDLE_VALUE);
+  client = CreateFileW (name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+  g_assert_true (client != INVALID_HANDLE_VALUE);
+  ov.hEvent = CreateEventW (NULL, TRUE, FALSE, NULL);
+  g_assert_false (ConnectNamedPipe (server, &ov));
+  g_assert_cmpuint (GetLastError (), ==, ERROR_PIPE_CONNECTED);
+  CloseHandle (ov.hEvent);
+
+  op_init (&rcv, EVL_PROACTOR_RECV, (SOCKET) server);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  evl_proactor_backend_submit (b, &rcv.op);
+  g_assert_cmpint (evl_proactor_backend_wait (b, 20 * G_GINT64_CONSTANT (1000000)), ==, 0);
+  evl_proactor_backend_cancel (b, &rcv.op);
+  wait_for (b, &rcv);
+  g_assert_cmpint (rcv.result, ==, -ECANCELED);
+
+  op_init (&snd, EVL_PROACTOR_SEND, (SOCKET) client);
+  snd.op.buffer = (gpointer) "hello";
+  snd.op.length = 5;
+  op_init (&rcv, EVL_PROACTOR_RECV, (SOCKET) server);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  evl_proactor_backend_submit (b, &rcv.op);
+  evl_proactor_backend_submit (b, &snd.op);
+  wait_for (b, &snd);
+  wait_for (b, &rcv);
+  g_assert_cmpint (snd.result, ==, 5);
+  g_assert_cmpint (rcv.result, ==, 5);
+  g_assert_cmpmem (buf, 5, "hello", 5);
+
+  CloseHandle (client);
+  op_init (&rcv, EVL_PROACTOR_RECV, (SOCKET) server);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  evl_proactor_backend_submit (b, &rcv.op);
+  wait_for (b, &rcv);
+  g_assert_cmpint (rcv.result, ==, 0);
+
+  /* An anonymous pipe is synchronous: ReadFile would block. */
+  g_assert_true (CreatePipe (&r, &w, NULL, 0));
+  op_init (&rcv, EVL_PROACTOR_RECV, (SOCKET) r);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  evl_proactor_backend_submit (b, &rcv.op);
+  wait_for (b, &rcv);
+  g_assert_cmpint (rcv.result, ==, -EINVAL);
+
+  evl_proactor_backend_close (b);
+  CloseHandle (r);
+  CloseHandle (w);
+  CloseHandle (server);
+  g_free (name);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -364,6 +435,7 @@ main (int    argc,
   g_test_add_func ("/Evl/IocpBackend/close-in-flight", test_close_in_flight);
   g_test_add_func ("/Evl/IocpBackend/polls", test_polls);
   g_test_add_func ("/Evl/IocpBackend/poll-handle", test_poll_handle);
+  g_test_add_func ("/Evl/IocpBackend/pipe", test_pipe);
 
   return g_test_run ();
 }

@@ -420,6 +420,93 @@ test_pipe (void)
   g_free (name);
 }
 
+/* EVL_NO_IOCP=1 turns the backend off: NOT_SUPPORTED, saying so. */
+static void
+test_gate_env (void)
+{
+  GError *error = NULL;
+
+  g_setenv ("EVL_NO_IOCP", "1", TRUE);
+  g_assert_null (evl_proactor_backend_new (&error));
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "EVL_NO_IOCP"));
+  g_clear_error (&error);
+  g_setenv ("EVL_NO_IOCP", "0", TRUE);
+  evl_proactor_backend_close (backend_new ());
+  g_unsetenv ("EVL_NO_IOCP");
+}
+
+#define MANY 200
+
+/* Many polls and receives in flight at once, half of them completed by
+ * data, the other half cancelled: each completes exactly once. */
+static void
+test_many_in_flight (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  struct sockaddr_in addr;
+  SOCKET l = listener (&addr);
+  SOCKET c[MANY / 2], a[MANY / 2];
+  Op *ops = g_new0 (Op, MANY);
+  char *bufs = g_malloc0 (MANY * 4);
+  gint64 deadline;
+  guint i, done;
+
+  for (i = 0; i < MANY / 2; i++)
+    {
+      c[i] = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP);
+      g_assert_cmpint (connect (c[i], (struct sockaddr *) &addr, sizeof addr), ==, 0);
+      a[i] = accept (l, NULL, NULL);
+      g_assert_true (a[i] != INVALID_SOCKET);
+      /* even: a poll on the accepted end; odd: a receive */
+      op_init (&ops[2 * i], EVL_PROACTOR_POLL, a[i]);
+      ops[2 * i].op.events = EVL_IO_READ;
+      op_init (&ops[2 * i + 1], EVL_PROACTOR_RECV, c[i]);
+      ops[2 * i + 1].op.buffer = bufs + 4 * (2 * i + 1);
+      ops[2 * i + 1].op.length = 4;
+      evl_proactor_backend_submit (b, &ops[2 * i].op);
+      evl_proactor_backend_submit (b, &ops[2 * i + 1].op);
+    }
+  g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 0);
+  for (i = 0; i < MANY / 2; i++)
+    if (i % 2 == 0)
+      {
+        g_assert_cmpint (send (c[i], "x", 1, 0), ==, 1);
+        g_assert_cmpint (send (a[i], "y", 1, 0), ==, 1);
+      }
+    else
+      {
+        evl_proactor_backend_cancel (b, &ops[2 * i].op);
+        evl_proactor_backend_cancel (b, &ops[2 * i + 1].op);
+      }
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  do
+    {
+      g_assert_cmpint (evl_proactor_backend_wait (b, 100 * G_GINT64_CONSTANT (1000000)), >=, 0);
+      for (i = 0, done = 0; i < MANY; i++)
+        done += ops[i].n_final;
+    }
+  while (done < MANY && g_get_monotonic_time () < deadline);
+  for (i = 0; i < MANY; i++)
+    {
+      g_assert_cmpuint (ops[i].n_final, ==, 1);
+      if ((i / 2) % 2 == 0)
+        g_assert_cmpint (ops[i].result, ==, i % 2 == 0 ? EVL_IO_READ : 1);
+      else
+        g_assert_cmpint (ops[i].result, ==, -ECANCELED);
+    }
+
+  evl_proactor_backend_close (b);
+  for (i = 0; i < MANY / 2; i++)
+    {
+      closesocket (a[i]);
+      closesocket (c[i]);
+    }
+  closesocket (l);
+  g_free (ops);
+  g_free (bufs);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -436,6 +523,8 @@ main (int    argc,
   g_test_add_func ("/Evl/IocpBackend/polls", test_polls);
   g_test_add_func ("/Evl/IocpBackend/poll-handle", test_poll_handle);
   g_test_add_func ("/Evl/IocpBackend/pipe", test_pipe);
+  g_test_add_func ("/Evl/IocpBackend/many-in-flight", test_many_in_flight);
+  g_test_add_func ("/Evl/IocpBackend/gate/env", test_gate_env);
 
   return g_test_run ();
 }

@@ -615,7 +615,7 @@ start_data (EvlIocpBackend *self,
                            addr_len, addr_len, NULL, &req->ov) ? 0 : SOCKET_ERROR;
       break;
     default:
-      g_assert_not_reached ();
+      return -EOPNOTSUPP;      /* a kind this backend does not know */
     }
   if (r == 0)
     return 0;

@@ -15,7 +15,8 @@
  *    (WSA_FLAG_OVERLAPPED, not inheritable), then SO_UPDATE_ACCEPT_CONTEXT,
  *    GetAcceptExSockaddrs for the peer's address and FIONBIO.
  *  - CONNECT: ConnectEx (the socket is bound to the wildcard address of
- *    its family first if it is not bound), then SO_UPDATE_CONNECT_CONTEXT.
+ *    its family first if it is not bound), then SO_UPDATE_CONNECT_CONTEXT;
+ *    on a datagram socket, connect(), which does not block there.
  *    The three extension functions come from WSAIoctl
  *    (SIO_GET_EXTENSION_FUNCTION_POINTER), loaded once per backend.
  *  - POLL (add_reader/add_writer, which asyncio's Windows proactor never
@@ -388,13 +389,22 @@ associate (EvlIocpBackend *self,
   CreateIoCompletionPort ((HANDLE) sock, self->port, KEY_IO, 0);
 }
 
-static gboolean
-is_socket (SOCKET sock)
+/* SOCK_STREAM, SOCK_DGRAM...; -1 when @sock is not a socket. */
+static int
+socket_type (SOCKET sock)
 {
   int type = 0;
   int len = sizeof type;
 
-  return getsockopt (sock, SOL_SOCKET, SO_TYPE, (char *) &type, &len) == 0;
+  if (getsockopt (sock, SOL_SOCKET, SO_TYPE, (char *) &type, &len) != 0)
+    return -1;
+  return type;
+}
+
+static gboolean
+is_socket (SOCKET sock)
+{
+  return socket_type (sock) >= 0;
 }
 
 static ULONG
@@ -600,6 +610,14 @@ start_data (EvlIocpBackend *self,
       r = WSASend (req->sock, &req->wsabuf, 1, NULL, 0, &req->ov, NULL);
       break;
     case EVL_PROACTOR_CONNECT:
+      if (socket_type (req->sock) == SOCK_DGRAM)
+        {
+          /* ConnectEx is for connection-oriented sockets; a datagram
+           * socket's connect() only sets its peer and never blocks. */
+          post_local (req, connect (req->sock, op->addr, op->addrlen) == 0
+                             ? 0 : -errno_from_win32 (WSAGetLastError ()));
+          return 0;
+        }
       if (!ensure_bound (req->sock, op->addr))
         return -errno_from_win32 (WSAGetLastError ());
       r = self->connect_ex (req->sock, op->addr, op->addrlen, NULL, 0, NULL, &req->ov) ? 0 : SOCKET_ERROR;

@@ -507,6 +507,52 @@ test_many_in_flight (void)
   g_free (bufs);
 }
 
+/* A datagram socket: CONNECT sets its peer (no ConnectEx there), then
+ * WSASend and WSARecv carry datagrams. */
+static void
+test_datagram (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  SOCKET u1 = socket (AF_INET, SOCK_DGRAM, IPPROTO_UDP), u2 = socket (AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  struct sockaddr_in a1 = { 0 }, a2;
+  int len = sizeof a2;
+  Op con, snd, rcv;
+  char buf[16];
+
+  a1.sin_family = AF_INET;
+  a1.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  a2 = a1;
+  g_assert_cmpint (bind (u1, (struct sockaddr *) &a1, sizeof a1), ==, 0);
+  g_assert_cmpint (bind (u2, (struct sockaddr *) &a2, sizeof a2), ==, 0);
+  g_assert_cmpint (getsockname (u2, (struct sockaddr *) &a2, &len), ==, 0);
+
+  op_init (&con, EVL_PROACTOR_CONNECT, u1);
+  con.op.addr = (struct sockaddr *) &a2;
+  con.op.addrlen = sizeof a2;
+  evl_proactor_backend_submit (b, &con.op);
+  g_assert_cmpuint (con.n_final, ==, 0);
+  wait_for (b, &con);
+  g_assert_cmpint (con.result, ==, 0);
+
+  op_init (&rcv, EVL_PROACTOR_RECV, u2);
+  rcv.op.buffer = buf;
+  rcv.op.length = sizeof buf;
+  op_init (&snd, EVL_PROACTOR_SEND, u1);
+  snd.op.buffer = (gpointer) "dgram";
+  snd.op.length = 5;
+  evl_proactor_backend_submit (b, &rcv.op);
+  evl_proactor_backend_submit (b, &snd.op);
+  wait_for (b, &snd);
+  wait_for (b, &rcv);
+  g_assert_cmpint (snd.result, ==, 5);
+  g_assert_cmpint (rcv.result, ==, 5);
+  g_assert_cmpmem (buf, 5, "dgram", 5);
+
+  evl_proactor_backend_close (b);
+  closesocket (u1);
+  closesocket (u2);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -523,6 +569,7 @@ main (int    argc,
   g_test_add_func ("/Evl/IocpBackend/polls", test_polls);
   g_test_add_func ("/Evl/IocpBackend/poll-handle", test_poll_handle);
   g_test_add_func ("/Evl/IocpBackend/pipe", test_pipe);
+  g_test_add_func ("/Evl/IocpBackend/datagram", test_datagram);
   g_test_add_func ("/Evl/IocpBackend/many-in-flight", test_many_in_flight);
   g_test_add_func ("/Evl/IocpBackend/gate/env", test_gate_env);
 

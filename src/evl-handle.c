@@ -6,6 +6,7 @@
 
 #include "evl-handle-private.h"
 #include "evl-loop-private.h"
+#include "evl-os-private.h"
 
 /**
  * EvlHandle:
@@ -259,14 +260,16 @@ evl_handle_pool_clear (EvlHandlePool *pool)
 #endif
 static __thread EvlHandleBlock *ts_block TLS_INITIAL_EXEC;
 
+/* The block comes as @data: thread-local storage may be gone when GLib
+ * runs the destroy notifies (mingw-w64's emulated TLS). */
 static void
 ts_block_thread_exit (gpointer data)
 {
-  EvlHandleBlock *block = ts_block;
-
+#if EVL_OS_TLS_VALID_AT_THREAD_EXIT
+  /* A post from a later destructor of this thread starts afresh. */
   ts_block = NULL;
-  if (block != NULL)
-    block_abandon (block);
+#endif
+  block_abandon (data);
 }
 
 static GPrivate ts_block_key = G_PRIVATE_INIT (ts_block_thread_exit);
@@ -284,10 +287,9 @@ evl_threadsafe_handle_new (EvlCallback     callback,
     {
       if (block != NULL)
         block_abandon (block);
-      else
-        /* Only for its destroy notify: release the block at thread exit. */
-        g_private_set (&ts_block_key, GINT_TO_POINTER (1));
       block = ts_block = block_new (sizeof (EvlThreadsafeHandle));
+      /* For the destroy notify: release the block at thread exit. */
+      g_private_set (&ts_block_key, block);
     }
   ts = (EvlThreadsafeHandle *) block_carve (block);
 #if defined(__GNUC__)

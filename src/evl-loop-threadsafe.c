@@ -92,14 +92,18 @@ post_queue_unref (EvlPostQueue *q)
 static __thread EvlPostQueue *thread_queue_last TLS_INITIAL_EXEC;
 static __thread EvlPostQueue *thread_queues TLS_INITIAL_EXEC;
 
+/* The list comes as @data: thread-local storage may be gone when GLib
+ * runs the destroy notifies (mingw-w64's emulated TLS). */
 static void
 thread_queues_exit (gpointer data)
 {
   EvlPostQueue *q, *next;
 
-  q = thread_queues;
+#if EVL_OS_TLS_VALID_AT_THREAD_EXIT
+  /* A post from a later destructor of this thread starts afresh. */
   thread_queues = thread_queue_last = NULL;
-  for (; q != NULL; q = next)
+#endif
+  for (q = data; q != NULL; q = next)
     {
       next = q->thread_next;
       /* After its last post: the loop drains the queue, then drops it. */
@@ -115,6 +119,7 @@ post_queue_lookup (EvlLoop        *loop,
                    EvlLoopPrivate *priv)
 {
   EvlPostQueue **link = &thread_queues, *q, *head;
+  gboolean dropped = FALSE;
 
   /* Forget the queues of loops that were finalized (another loop may now
    * have the same address). */
@@ -124,10 +129,15 @@ post_queue_lookup (EvlLoop        *loop,
         {
           *link = q->thread_next;
           post_queue_unref (q);
+          dropped = TRUE;
           continue;
         }
       if (q->loop == loop)
-        return thread_queue_last = q;
+        {
+          if (dropped)
+            g_private_set (&thread_queues_key, thread_queues);
+          return thread_queue_last = q;
+        }
       link = &q->thread_next;
     }
 
@@ -136,11 +146,10 @@ post_queue_lookup (EvlLoop        *loop,
   q->loop = loop;
   q->head_chunk = q->tail_chunk = g_new (EvlPostChunk, 1);
   q->tail_chunk->next = NULL;
-  if (thread_queues == NULL)
-    /* Only for its destroy notify: drop the queues at thread exit. */
-    g_private_set (&thread_queues_key, GINT_TO_POINTER (1));
   q->thread_next = thread_queues;
   thread_queues = thread_queue_last = q;
+  /* The list for the destroy notify: drop the queues at thread exit. */
+  g_private_set (&thread_queues_key, thread_queues);
 
   /* Register it with the loop (a Treiber stack that the loop only takes
    * whole: no ABA). The compare-and-exchange publishes its fields. */

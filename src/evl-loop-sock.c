@@ -5,11 +5,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "evl-os-sock-private.h"
 #include "evl-loop-private.h"
 #include "evl-loop-impl-private.h"
 #include "evl-operation-private.h"
@@ -248,7 +246,7 @@ accept_result_free (gpointer data)
   AcceptResult *ar = data;
 
   if (ar->fd >= 0)
-    close (ar->fd);
+    evl_os_sock_close (ar->fd);
   g_clear_object (&ar->address);
   g_free (ar);
 }
@@ -314,7 +312,7 @@ sock_op_finish (SockOp *sop,
             AcceptResult *ar = g_new0 (AcceptResult, 1);
 
             ar->fd = result;
-            if (sop->req.addrlen > 0 && sop->req.addrlen <= sizeof sop->req.addr)
+            if (sop->req.addrlen > 0 && (gsize) sop->req.addrlen <= sizeof sop->req.addr)
               ar->address = g_socket_address_new_from_native (&sop->req.addr, sop->req.addrlen);
             evl_operation_return_pointer (op, ar, accept_result_free);
           }
@@ -512,32 +510,27 @@ static int
 sock_syscall (SockOp *sop)
 {
   EvlSockRequest *req = &sop->req;
-  ssize_t n;
+  gssize n;
   int err;
   socklen_t len;
 
   switch (req->kind)
     {
     case EVL_SOCK_RECV:
-      n = recv (req->fd, req->buffer, req->length, MSG_DONTWAIT);
-      return n >= 0 ? (int) n : -errno;
+      return (int) evl_os_sock_recv (req->fd, req->buffer, req->length);
 
     case EVL_SOCK_SEND:
-      n = send (req->fd, req->buffer, req->length, MSG_DONTWAIT | MSG_NOSIGNAL);
-      return n >= 0 ? (int) n : -errno;
+      return (int) evl_os_sock_send (req->fd, req->buffer, req->length);
 
     case EVL_SOCK_CONNECT:
       if (sop->connect_phase == CONNECT_CHECK)
         {
-          err = 0;
-          len = sizeof err;
-          if (getsockopt (req->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            return -errno;
-          return err == 0 ? 0 : -err;
+          err = evl_os_sock_error (req->fd);
+          return err <= 0 ? err : -err;
         }
-      if (connect (req->fd, (struct sockaddr *) &req->addr, req->addrlen) == 0)
+      err = -evl_os_sock_connect (req->fd, (struct sockaddr *) &req->addr, req->addrlen);
+      if (err == 0)
         return 0;
-      err = errno;
       if (err == EISCONN && sop->connect_phase == CONNECT_RETRY)
         return 0;
       if (err == EINPROGRESS || err == EINTR || err == EALREADY)
@@ -551,9 +544,9 @@ sock_syscall (SockOp *sop)
 
     case EVL_SOCK_ACCEPT:
       len = sizeof req->addr;
-      n = accept4 (req->fd, (struct sockaddr *) &req->addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      n = evl_os_sock_accept (req->fd, (struct sockaddr *) &req->addr, &len);
       if (n < 0)
-        return -errno;
+        return (int) n;
       req->addrlen = len;
       return (int) n;
 
@@ -862,13 +855,13 @@ static gboolean
 sock_op_check_nonblocking (SockOp *sop)
 {
   GError *error = NULL;
-  int flags = fcntl (sop->req.fd, F_GETFL);
+  int nonblocking = evl_os_sock_is_nonblocking (sop->req.fd);
 
-  if (flags < 0)
+  if (nonblocking < 0)
     {
-      error = sock_error_new (sop->req.kind, errno);
+      error = sock_error_new (sop->req.kind, -nonblocking);
     }
-  else if (!(flags & O_NONBLOCK))
+  else if (!nonblocking)
     g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
                  _("Socket %d is in blocking mode; make it non-blocking "
                    "(SOCK_NONBLOCK, or g_unix_set_fd_nonblocking())"), sop->req.fd);

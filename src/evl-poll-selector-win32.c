@@ -205,11 +205,13 @@ evl_poll_selector_select (EvlSelector       *selector,
   else if (evl_winsock_is_sub_ms (timeout_ns))
     {
       /* Winsock waits in whole milliseconds: a shorter wait polls until
-       * the deadline instead of sleeping a millisecond or more. */
+       * the deadline instead of sleeping a millisecond or more (without
+       * yielding the CPU: on a busy machine a yield costs a time slice,
+       * longer than the wait). */
       gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
 
       while ((r = poll_ms (self, 0, error)) == 0 && evl_os_monotonic_ns () < deadline)
-        SwitchToThread ();
+        YieldProcessor ();
     }
   else
     r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);

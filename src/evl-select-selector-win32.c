@@ -219,7 +219,8 @@ evl_select_selector_select (EvlSelector       *selector,
   else if (evl_winsock_is_sub_ms (timeout_ns))
     {
       /* Winsock's select() sleeps in whole milliseconds (or more): a
-       * shorter wait polls until the deadline instead. */
+       * shorter wait polls until the deadline instead (without yielding
+       * the CPU: on a busy machine a yield costs a time slice). */
       gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
 
       tv.tv_sec = tv.tv_usec = 0;
@@ -227,7 +228,7 @@ evl_select_selector_select (EvlSelector       *selector,
                           (fd_set *) self->except_set, &tv)) == 0 &&
              evl_os_monotonic_ns () < deadline)
         {
-          SwitchToThread ();
+          YieldProcessor ();
           fill_sets (self);
         }
     }

@@ -72,7 +72,7 @@
  *    fires early; Windows' own timer tick (15.6 ms by default) may still
  *    make it late. */
 
-#include "config.h"
+#include "evl-config.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>

@@ -2,7 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "config.h"
+#include "evl-config.h"
 
 #include <evloop-glib/evloop-glib.h>
 

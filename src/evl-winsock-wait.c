@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "config.h"
+#include "evl-config.h"
 
 #include "evl-winsock-wait-private.h"
 #include "evl-loop-private.h"

@@ -35,6 +35,12 @@ evl_test_watchdog_start (guint seconds)
   alarm (evl_test_under_valgrind () ? seconds * 10 : seconds);
 }
 
+gboolean
+evl_test_under_wine (void)
+{
+  return FALSE;
+}
+
 void
 evl_test_watchdog_cancel (void)
 {

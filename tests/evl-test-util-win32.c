@@ -20,6 +20,15 @@ evl_test_platform_init (void)
   SetErrorMode (SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
 }
 
+gboolean
+evl_test_under_wine (void)
+{
+  HMODULE ntdll = GetModuleHandleA ("ntdll.dll");
+
+  /* Wine's ntdll exports wine_get_version(); Windows' does not. */
+  return ntdll != NULL && GetProcAddress (ntdll, "wine_get_version") != NULL;
+}
+
 static HANDLE watchdog_timer;
 
 static VOID CALLBACK

@@ -69,6 +69,10 @@ double   evl_test_cpu_time       (void);
 /* Whether the test runs under valgrind (EVL_TEST_VALGRIND is set). */
 gboolean evl_test_under_valgrind (void);
 
+/* Whether the test runs under Wine (a Windows build; FALSE on Unix).
+ * Wine's own threads in the process add CPU time a real Windows would not. */
+gboolean evl_test_under_wine     (void);
+
 /* Stops the loop at @data (an EvlCallback). */
 void     evl_test_stop_cb        (gpointer  data);
 

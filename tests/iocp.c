@@ -14,6 +14,8 @@
 
 #include <evloop-glib/evloop-glib.h>
 
+#include "evl-test-util.h"
+
 /* ---------------------------------------------------------------------- */
 /* helpers */
 
@@ -38,12 +40,6 @@ close_loop (EvlLoop *loop)
   g_object_unref (loop);
 }
 
-static void
-stop_cb (gpointer data)
-{
-  evl_loop_stop (data);
-}
-
 /* Runs @loop until a callback stops it, or @timeout_s passes (then the
  * test fails). */
 static void
@@ -51,27 +47,15 @@ run_until_stopped (EvlLoop *loop,
                    double   timeout_s)
 {
   GError *error = NULL;
-  EvlHandle *guard = evl_loop_call_later (loop, timeout_s, stop_cb, loop, NULL);
+  /* (transfer none): the loop owns it; it is still pending when the
+   * loop was stopped in time, so cancelling it is safe. */
+  EvlHandle *guard = evl_loop_call_later (loop, timeout_s, evl_test_stop_cb, loop, NULL);
   double start = evl_loop_time (loop);
 
   g_assert_true (evl_loop_run_forever (loop, &error));
   g_assert_no_error (error);
   g_assert_cmpfloat (evl_loop_time (loop) - start, <, timeout_s);
   evl_handle_cancel (guard);
-  evl_handle_unref (guard);
-}
-
-/* Runs @loop for @seconds: what must not happen has the time to. */
-static void
-run_for (EvlLoop *loop,
-         double   seconds)
-{
-  GError *error = NULL;
-  EvlHandle *h = evl_loop_call_later (loop, seconds, stop_cb, loop, NULL);
-
-  g_assert_true (evl_loop_run_forever (loop, &error));
-  g_assert_no_error (error);
-  evl_handle_unref (h);
 }
 
 static SOCKET
@@ -147,7 +131,7 @@ test_reader_listening (void)
   set_nonblocking (l);
   g_assert_true (evl_loop_add_reader (loop, (int) l, count_cb, &counter, NULL, &error));
   g_assert_no_error (error);
-  run_for (loop, 0.05);
+  evl_test_run_for (loop, 0.05);
   g_assert_cmpuint (counter.n, ==, 0);
 
   c = socket (AF_INET, SOCK_STREAM, IPPROTO_TCP);
@@ -214,7 +198,7 @@ test_reader_level_triggered (void)
   g_assert_cmpint (recv (s[1], buf, sizeof buf, 0), ==, 1);
   counter.n = 0;
   counter.stop_at = 0;
-  run_for (loop, 0.1);
+  evl_test_run_for (loop, 0.1);
   g_assert_cmpuint (counter.n, ==, 0);
 
   g_assert_true (evl_loop_remove_reader (loop, (int) s[1]));
@@ -258,10 +242,10 @@ test_reader_removed (void)
 
   tcp_pair (s);
   g_assert_true (evl_loop_add_reader (loop, (int) s[1], count_cb, &counter, NULL, &error));
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_true (evl_loop_remove_reader (loop, (int) s[1]));
   g_assert_cmpint (send (s[0], "x", 1, 0), ==, 1);
-  run_for (loop, 0.1);
+  evl_test_run_for (loop, 0.1);
   g_assert_cmpuint (counter.n, ==, 0);
 
   closesocket (s[0]);
@@ -313,7 +297,7 @@ test_reader_event_handle (void)
   g_assert_cmpuint (w.n, ==, 1);
 
   /* Reset by the callback: not ready any more. */
-  run_for (loop, 0.05);
+  evl_test_run_for (loop, 0.05);
   g_assert_cmpuint (w.n, ==, 1);
 
   g_assert_true (evl_loop_remove_reader (loop, (int) (gintptr) w.event));
@@ -363,7 +347,7 @@ sock_ops_or_skip (EvlLoop *loop)
     {
       /* The stand-in reports through the thread-default context. */
       g_main_context_iteration (NULL, FALSE);
-      run_for (loop, 0.01);
+      evl_test_run_for (loop, 0.01);
     }
   g_assert_nonnull (call.result);
   bytes = evl_loop_sock_recv_finish (loop, call.result, &error);
@@ -521,7 +505,7 @@ test_sock_recv_cancel (void)
 
   tcp_pair (s);
   evl_loop_sock_recv_async (loop, (int) s[1], 16, cancellable, call_done, &first);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_null (first.result);
   g_cancellable_cancel (cancellable);
   run_until_stopped (loop, 10);
@@ -577,7 +561,7 @@ test_close_in_flight (void)
   tcp_pair (s);
   evl_loop_sock_recv_async (loop, (int) s[1], 16, NULL, count_call, &recvd);
   evl_loop_sock_accept_async (loop, (int) l, NULL, count_call, &accepted);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_null (recvd.result);
   g_assert_null (accepted.result);
   g_assert_true (evl_loop_close (loop, &error));
@@ -708,7 +692,7 @@ test_close_with_watches (void)
       g_assert_true (evl_loop_add_reader (loop, (int) s[i][1], count_cb, &counter, NULL, &error));
     }
   g_assert_no_error (error);
-  run_for (loop, 0.02);
+  evl_test_run_for (loop, 0.02);
   g_assert_cmpuint (counter.n, ==, 0);
   close_loop (loop);
   for (i = 0; i < G_N_ELEMENTS (s); i++)
@@ -724,7 +708,7 @@ static gpointer
 post_stop (gpointer data)
 {
   g_usleep (20000);
-  evl_loop_call_soon_threadsafe (data, stop_cb, data, NULL);
+  evl_handle_unref (evl_loop_call_soon_threadsafe (data, evl_test_stop_cb, data, NULL));
   return NULL;
 }
 

@@ -338,6 +338,15 @@ test_signal_storm (void)
   guint fds_before = evl_test_count_fds ();
   struct timespec zero = { 0, 0 };
 
+  if (evl_test_under_valgrind ())
+    {
+      /* Seen once in six memcheck runs: valgrind 3.19 "can't extend stack
+       * during signal delivery" and kills the process (SIGSEGV in
+       * storm_raw_handler). The storm runs in the plain, ASan and TSan
+       * modes. */
+      g_test_skip ("valgrind cannot always extend the stack while delivering a signal storm");
+      return;
+    }
   EVL_TEST_NEW_LOOP_OR_SKIP (s.loop);
   evl_test_watchdog_start (120);
 

@@ -1,4 +1,4 @@
-/* evl-loop-net.c: connections, servers and pipes on an EvlLoop
+/* evl-loop-net.c: connections and servers on an EvlLoop
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -117,14 +117,12 @@ connection_result_free (gpointer data)
   g_free (r);
 }
 
-/* Makes the protocol and the transport of a connected @fd (taken), calls
- * connection_made and completes @op with them. */
-static void
-start_stream (EvlLoop        *loop,
-              int             fd,
-              EvlStreamFlags  flags,
-              EvlNetFactory  *factory,
-              EvlOperation   *op)
+void
+evl_net_start_stream (EvlLoop        *loop,
+                      int             fd,
+                      EvlStreamFlags  flags,
+                      EvlNetFactory  *factory,
+                      EvlOperation   *op)
 {
   EvlProtocol *protocol = factory->factory (factory->data);
   EvlStreamTransport *transport;
@@ -147,12 +145,12 @@ start_stream (EvlLoop        *loop,
   evl_operation_return_pointer (op, r, connection_result_free);
 }
 
-static EvlTransport *
-connection_finish (EvlLoop       *loop,
-                   GAsyncResult  *result,
-                   gpointer       tag,
-                   EvlProtocol  **protocol,
-                   GError       **error)
+EvlTransport *
+evl_net_connection_finish (EvlLoop       *loop,
+                           GAsyncResult  *result,
+                           gpointer       tag,
+                           EvlProtocol  **protocol,
+                           GError       **error)
 {
   ConnectionResult *r;
   EvlTransport *transport;
@@ -251,7 +249,7 @@ connected_cb (GObject      *source,
       /* asyncio's _set_nodelay: no Nagle delay on small writes. */
       setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-  start_stream (c->loop, c->fd, EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
+  evl_net_start_stream (c->loop, c->fd, EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
                 &c->factory, c->op);
   c->fd = -1;
   connect_free (c);
@@ -473,7 +471,7 @@ evl_loop_create_connection_finish (EvlLoop       *loop,
                                    EvlProtocol  **protocol,
                                    GError       **error)
 {
-  return connection_finish (loop, result, evl_loop_create_connection_async, protocol, error);
+  return evl_net_connection_finish (loop, result, evl_loop_create_connection_async, protocol, error);
 }
 
 /**
@@ -535,7 +533,7 @@ evl_loop_create_connection_full_finish (EvlLoop       *loop,
                                         EvlProtocol  **protocol,
                                         GError       **error)
 {
-  return connection_finish (loop, result, evl_loop_create_connection_full_async, protocol, error);
+  return evl_net_connection_finish (loop, result, evl_loop_create_connection_full_async, protocol, error);
 }
 
 /**
@@ -601,178 +599,5 @@ evl_loop_create_unix_connection_finish (EvlLoop       *loop,
                                         EvlProtocol  **protocol,
                                         GError       **error)
 {
-  return connection_finish (loop, result, evl_loop_create_unix_connection_async, protocol, error);
-}
-
-/* ---------------------------------------------------------------------- */
-/* pipes */
-
-static void
-connect_pipe (EvlLoop             *loop,
-              gpointer             tag,
-              EvlStreamFlags       flags,
-              EvlProtocolFactory   factory,
-              gpointer             factory_data,
-              GDestroyNotify       factory_notify,
-              int                  fd,
-              GCancellable        *cancellable,
-              GAsyncReadyCallback  callback,
-              gpointer             user_data)
-{
-  EvlOperation *op = evl_operation_new (loop, tag, callback, user_data);
-  EvlNetFactory f = { factory, factory_data, factory_notify };
-  GError *error = NULL;
-  struct stat st;
-  int fl;
-
-  if (!evl_net_can_start (loop, cancellable, &error))
-    ;
-  else if (fd < 0 || fstat (fd, &st) < 0)
-    g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
-                 _("File descriptor %d is not valid; pass an open pipe"), fd);
-  else if (!S_ISFIFO (st.st_mode) && !S_ISSOCK (st.st_mode) && !S_ISCHR (st.st_mode))
-    g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
-                 _("File descriptor %d is not a pipe, socket or character device; "
-                   "regular files are always ready and cannot be watched"), fd);
-  else if ((fl = fcntl (fd, F_GETFL)) < 0 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-           fcntl (fd, F_SETFD, FD_CLOEXEC) < 0)
-    {
-      int errsv = errno;
-
-      g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot make file descriptor %d non-blocking: %s"), fd, g_strerror (errsv));
-    }
-
-  if (error != NULL)
-    {
-      if (fd >= 0)
-        close (fd);
-      evl_operation_return_error (op, error);
-    }
-  else
-    {
-      /* A socket given as a pipe stays a pipe transport in one direction,
-       * as in asyncio. */
-      start_stream (loop, fd, flags, &f, op);
-    }
-  evl_net_factory_clear (&f);
-  g_object_unref (op);
-}
-
-/**
- * evl_loop_connect_read_pipe_async:
- * @loop: a loop
- * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
- *   makes the pipe's protocol
- * @factory_data: data for @factory
- * @factory_notify: (nullable): frees @factory_data
- * @fd: the read end of a pipe (or a FIFO, socket or character device);
- *   the transport owns it from this call on, and it is closed on failure
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async) (closure user_data): called when connected
- * @user_data: data for @callback
- *
- * Wraps @fd in a read transport, as asyncio's `loop.connect_read_pipe()`:
- * the protocol gets `data_received` for what is written into the pipe,
- * `eof_received` and `connection_lost` when the write end is closed. The
- * fd is made non-blocking and close-on-exec. Finish with
- * [method@Evl.Loop.connect_read_pipe_finish].
- */
-void
-evl_loop_connect_read_pipe_async (EvlLoop             *loop,
-                                  EvlProtocolFactory   factory,
-                                  gpointer             factory_data,
-                                  GDestroyNotify       factory_notify,
-                                  int                  fd,
-                                  GCancellable        *cancellable,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
-{
-  g_return_if_fail (EVL_IS_LOOP (loop));
-  g_return_if_fail (factory != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  connect_pipe (loop, evl_loop_connect_read_pipe_async, EVL_STREAM_READ, factory, factory_data,
-                factory_notify, fd, cancellable, callback, user_data);
-}
-
-/**
- * evl_loop_connect_read_pipe_finish:
- * @loop: a loop
- * @result: the #GAsyncResult passed to the callback
- * @protocol: (out) (transfer full) (optional) (nullable): the pipe's
- *   protocol
- * @error: return location for a #GError
- *
- * Finishes [method@Evl.Loop.connect_read_pipe_async].
- *
- * Returns: (transfer full): the transport, or %NULL with @error set
- */
-EvlTransport *
-evl_loop_connect_read_pipe_finish (EvlLoop       *loop,
-                                   GAsyncResult  *result,
-                                   EvlProtocol  **protocol,
-                                   GError       **error)
-{
-  return connection_finish (loop, result, evl_loop_connect_read_pipe_async, protocol, error);
-}
-
-/**
- * evl_loop_connect_write_pipe_async:
- * @loop: a loop
- * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
- *   makes the pipe's protocol
- * @factory_data: data for @factory
- * @factory_notify: (nullable): frees @factory_data
- * @fd: the write end of a pipe (or a FIFO, socket or character device);
- *   the transport owns it from this call on, and it is closed on failure
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async) (closure user_data): called when connected
- * @user_data: data for @callback
- *
- * Wraps @fd in a write transport, as asyncio's
- * `loop.connect_write_pipe()`, with the same write buffering and flow
- * control as a socket. [method@Evl.Transport.write_eof] closes the pipe
- * once the buffer is flushed. When the read end goes away the protocol's
- * `connection_lost` runs, with %G_IO_ERROR_BROKEN_PIPE if data was still
- * to be written; `SIGPIPE` is never raised. Finish with
- * [method@Evl.Loop.connect_write_pipe_finish].
- */
-void
-evl_loop_connect_write_pipe_async (EvlLoop             *loop,
-                                   EvlProtocolFactory   factory,
-                                   gpointer             factory_data,
-                                   GDestroyNotify       factory_notify,
-                                   int                  fd,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
-{
-  g_return_if_fail (EVL_IS_LOOP (loop));
-  g_return_if_fail (factory != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  connect_pipe (loop, evl_loop_connect_write_pipe_async, EVL_STREAM_WRITE, factory, factory_data,
-                factory_notify, fd, cancellable, callback, user_data);
-}
-
-/**
- * evl_loop_connect_write_pipe_finish:
- * @loop: a loop
- * @result: the #GAsyncResult passed to the callback
- * @protocol: (out) (transfer full) (optional) (nullable): the pipe's
- *   protocol
- * @error: return location for a #GError
- *
- * Finishes [method@Evl.Loop.connect_write_pipe_async].
- *
- * Returns: (transfer full): the transport, or %NULL with @error set
- */
-EvlTransport *
-evl_loop_connect_write_pipe_finish (EvlLoop       *loop,
-                                    GAsyncResult  *result,
-                                    EvlProtocol  **protocol,
-                                    GError       **error)
-{
-  return connection_finish (loop, result, evl_loop_connect_write_pipe_async, protocol, error);
+  return evl_net_connection_finish (loop, result, evl_loop_create_unix_connection_async, protocol, error);
 }

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "evl-operation-private.h"
 #include "evl-stream-private.h"
 
 G_BEGIN_DECLS
@@ -39,6 +40,21 @@ GList   *evl_net_resolve_finish (EvlLoop       *loop,
                                  GAsyncResult  *result,
                                  GCancellable  *cancellable,
                                  GError       **error);
+
+/* Makes the protocol and the transport of a connected @fd (taken), calls
+ * connection_made and completes @op with them. */
+void          evl_net_start_stream      (EvlLoop        *loop,
+                                         int             fd,
+                                         EvlStreamFlags  flags,
+                                         EvlNetFactory  *factory,
+                                         EvlOperation   *op);
+
+/* Finishes an operation completed by evl_net_start_stream(). */
+EvlTransport *evl_net_connection_finish (EvlLoop        *loop,
+                                         GAsyncResult   *result,
+                                         gpointer        tag,
+                                         EvlProtocol   **protocol,
+                                         GError        **error);
 
 /* evl-server.c */
 /* Takes @factory (which is left empty). */

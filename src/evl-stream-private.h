@@ -6,8 +6,6 @@
  */
 #pragma once
 
-#include <sys/uio.h>
-
 #include "evl-loop-private.h"
 #include "evl-transport-private.h"
 #include "evl-write-buffer-private.h"
@@ -143,7 +141,7 @@ void     evl_stream_wrote                      (EvlStreamTransport *self,
                                                 gsize               n);
 /* Fills @iov with the unsent buffer; returns how many entries. */
 int      evl_stream_get_iov                    (EvlStreamTransport *self,
-                                                struct iovec       *iov,
+                                                EvlOsIoVec         *iov,
                                                 int                 max);
 /* The buffer as one GBytes (joining the chunks), which then is the only
  * chunk. */
@@ -151,14 +149,16 @@ GBytes  *evl_stream_take_coalesced             (EvlStreamTransport *self);
 /* An engine's operation ended: finishes a deferred release. */
 void     evl_stream_engine_settled             (EvlStreamTransport *self);
 
-/* Socket and pipe I/O that never raises SIGPIPE: >= 0 or -errno. */
+/* Socket and pipe I/O that never raises SIGPIPE: >= 0 or -errno (the
+ * OS layer's calls, evl-os-sock-private.h; pipes on Windows have their
+ * own engine and never come here). */
 gssize   evl_stream_fd_read                    (int                 fd,
                                                 gboolean            is_socket,
                                                 guint8             *buffer,
                                                 gsize               len);
 gssize   evl_stream_fd_writev                  (int                 fd,
                                                 gboolean            is_socket,
-                                                const struct iovec *iov,
+                                                const EvlOsIoVec   *iov,
                                                 int                 n_iov);
 
 G_END_DECLS

@@ -87,8 +87,11 @@ readiness_try_write (EvlStreamTransport *self,
                      const guint8       *data,
                      gsize               len)
 {
-  struct iovec iov = { (void *) data, len };
-  gssize n = evl_stream_fd_writev (self->fd, self->flags & EVL_STREAM_SOCKET, &iov, 1);
+  EvlOsIoVec iov;
+  gssize n;
+
+  evl_os_iov_set (&iov, data, MIN (len, EVL_OS_IOV_MAX_LEN));
+  n = evl_stream_fd_writev (self->fd, self->flags & EVL_STREAM_SOCKET, &iov, 1);
 
   if (n == -EAGAIN || n == -EWOULDBLOCK)
     return 0;
@@ -108,7 +111,7 @@ static void
 write_ready (gpointer data)
 {
   EvlStreamTransport *self = data;
-  struct iovec iov[MAX_IOV];
+  EvlOsIoVec iov[MAX_IOV];
   gssize n;
   int n_iov;
 

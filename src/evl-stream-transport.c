@@ -5,13 +5,10 @@
 #include "evl-config.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "evl-loop-private.h"
+#include "evl-os-sock-private.h"
 #include "evl-stream-private.h"
 
 /* The rules are asyncio's (selector_events.py _SelectorTransport and
@@ -42,61 +39,32 @@ evl_stream_fd_read (int       fd,
                     guint8   *buffer,
                     gsize     len)
 {
-  ssize_t n;
+  gssize n;
 
+  if (!is_socket)
+    return evl_os_fd_read (fd, buffer, len);
   do
-    n = is_socket ? recv (fd, buffer, len, MSG_DONTWAIT) : read (fd, buffer, len);
-  while (n < 0 && errno == EINTR);
-  return n >= 0 ? n : -errno;
+    n = evl_os_sock_recv (fd, buffer, len);
+  while (n == -EINTR);
+  return n;
 }
 
 gssize
-evl_stream_fd_writev (int                 fd,
-                      gboolean            is_socket,
-                      const struct iovec *iov,
-                      int                 n_iov)
+evl_stream_fd_writev (int               fd,
+                      gboolean          is_socket,
+                      const EvlOsIoVec *iov,
+                      int               n_iov)
 {
-  ssize_t n;
-  int errsv;
+  return is_socket ? evl_os_sock_sendv (fd, iov, n_iov) : evl_os_fd_writev (fd, iov, n_iov);
+}
 
-  if (is_socket)
-    {
-      struct msghdr msg = { 0 };
-
-      msg.msg_iov = (struct iovec *) iov;
-      msg.msg_iovlen = n_iov;
-      do
-        n = sendmsg (fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      while (n < 0 && errno == EINTR);
-      return n >= 0 ? n : -errno;
-    }
+static void
+evl_stream_close_fd (EvlStreamTransport *self)
+{
+  if (self->flags & EVL_STREAM_SOCKET)
+    evl_os_sock_close (self->fd);
   else
-    {
-      /* A pipe has no MSG_NOSIGNAL: block SIGPIPE in this thread around
-       * the write and take back the one it raised, unless one was already
-       * pending (then it is not ours to take). */
-      sigset_t sigpipe, old, pending;
-      gboolean was_pending;
-
-      sigemptyset (&sigpipe);
-      sigaddset (&sigpipe, SIGPIPE);
-      sigpending (&pending);
-      was_pending = sigismember (&pending, SIGPIPE);
-      pthread_sigmask (SIG_BLOCK, &sigpipe, &old);
-      do
-        n = writev (fd, iov, n_iov);
-      while (n < 0 && errno == EINTR);
-      errsv = errno;
-      if (n < 0 && errsv == EPIPE && !was_pending)
-        {
-          struct timespec zero = { 0, 0 };
-
-          while (sigtimedwait (&sigpipe, NULL, &zero) < 0 && errno == EINTR)
-            ;
-        }
-      pthread_sigmask (SIG_SETMASK, &old, NULL);
-      return n >= 0 ? n : -errsv;
-    }
+    evl_os_fd_close (self->fd);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -110,7 +78,7 @@ evl_stream_transport_finalize (GObject *object)
   evl_loop_remove_close_hook (self->loop, &self->close_hook);
   evl_write_buffer_clear (&self->wbuf);
   if (self->fd >= 0)
-    close (self->fd);
+    evl_stream_close_fd (self);
   g_free (self->rbuf);
   g_clear_pointer (&self->held, g_byte_array_unref);
   g_clear_object (&self->read_cancel);
@@ -149,7 +117,7 @@ release (EvlStreamTransport *self)
   self->engine->stop_writing (self);
   if (self->fd >= 0)
     {
-      close (self->fd);
+      evl_stream_close_fd (self);
       self->fd = -1;
       evl_transport_set_fd (EVL_TRANSPORT (self), -1);
     }
@@ -302,7 +270,7 @@ static void
 shutdown_write (EvlStreamTransport *self)
 {
   if (self->fd >= 0 && (self->flags & EVL_STREAM_SOCKET))
-    shutdown (self->fd, SHUT_WR);
+    evl_os_sock_shutdown (self->fd, EVL_OS_SHUT_WR);
 }
 
 void
@@ -326,7 +294,7 @@ evl_stream_wrote (EvlStreamTransport *self,
 
 int
 evl_stream_get_iov (EvlStreamTransport *self,
-                    struct iovec       *iov,
+                    EvlOsIoVec         *iov,
                     int                 max)
 {
   return evl_write_buffer_get_iov (&self->wbuf, iov, max);

@@ -8,6 +8,7 @@
 #include <gio/gnetworking.h>
 
 #include "evl-loop-private.h"
+#include "evl-os-sock-private.h"
 #include "evl-transport-private.h"
 
 /**
@@ -289,18 +290,18 @@ evl_transport_set_fd (EvlTransport *self,
 {
   EvlTransportPrivate *priv = evl_transport_get_instance_private (self);
   struct sockaddr_storage ss;
-  socklen_t len;
+  gssize len;
 
   priv->fd = fd;
   if (fd < 0)
     return;   /* closed: the addresses stay known, as in asyncio */
   g_clear_object (&priv->local_address);
   g_clear_object (&priv->peer_address);
-  len = sizeof ss;
-  if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0 && len > 0 && len <= sizeof ss)
+  len = evl_os_sock_getsockname (fd, &ss);
+  if (len > 0)
     priv->local_address = g_socket_address_new_from_native (&ss, len);
-  len = sizeof ss;
-  if (getpeername (fd, (struct sockaddr *) &ss, &len) == 0 && len > 0 && len <= sizeof ss)
+  len = evl_os_sock_getpeername (fd, &ss);
+  if (len > 0)
     priv->peer_address = g_socket_address_new_from_native (&ss, len);
 }
 

@@ -5,9 +5,9 @@
  */
 #pragma once
 
-#include <sys/uio.h>
-
 #include <glib.h>
+
+#include "evl-os-sock-private.h"   /* EvlOsIoVec */
 
 G_BEGIN_DECLS
 
@@ -59,10 +59,11 @@ void            evl_write_buffer_drop_head (EvlWriteBuffer     *buf);
 /* @n bytes of the stream were sent: removes the chunks they end. */
 void            evl_write_buffer_consume   (EvlWriteBuffer     *buf,
                                             gsize               n);
-/* Fills @iov with the unsent bytes (at most @max entries); returns how
- * many entries it filled. */
+/* Fills @iov with the unsent bytes (at most @max entries, each at most
+ * EVL_OS_IOV_MAX_LEN long: a longer chunk ends the list); returns how many
+ * entries it filled. */
 int             evl_write_buffer_get_iov   (EvlWriteBuffer     *buf,
-                                            struct iovec       *iov,
+                                            EvlOsIoVec         *iov,
                                             int                 max);
 /* Joins the unsent bytes into one chunk, which then is the only one, and
  * returns a reference to its data. The buffer must not be empty. */

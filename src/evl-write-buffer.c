@@ -126,7 +126,7 @@ evl_write_buffer_consume (EvlWriteBuffer *buf,
 
 int
 evl_write_buffer_get_iov (EvlWriteBuffer *buf,
-                          struct iovec   *iov,
+                          EvlOsIoVec     *iov,
                           int             max)
 {
   GList *l;
@@ -139,10 +139,14 @@ evl_write_buffer_get_iov (EvlWriteBuffer *buf,
       gsize size;
       const guint8 *data = g_bytes_get_data (chunk->data, &size);
 
-      iov[n].iov_base = (guint8 *) data + offset;
-      iov[n].iov_len = size - offset;
+      if (size - offset > EVL_OS_IOV_MAX_LEN)
+        {
+          /* The rest of this chunk goes in a later call. */
+          evl_os_iov_set (&iov[n++], data + offset, EVL_OS_IOV_MAX_LEN);
+          break;
+        }
+      evl_os_iov_set (&iov[n++], data + offset, size - offset);
       offset = 0;
-      n++;
     }
   return n;
 }

@@ -1,5 +1,6 @@
 /* evl-os-sock-private.h (Unix): the non-blocking socket calls of the
- * socket primitives (evl-loop-sock.c), as inline wrappers
+ * socket primitives (evl-loop-sock.c), the stream transports and the
+ * servers, as inline wrappers
  *
  * Each returns what the call returns, or -errno on failure.
  *
@@ -9,7 +10,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -85,6 +91,189 @@ evl_os_sock_is_nonblocking (int fd)
   if (flags < 0)
     return -errno;
   return (flags & O_NONBLOCK) != 0;
+}
+
+/* A new non-blocking, close-on-exec socket, or -errno. */
+static inline int
+evl_os_sock_socket (int family,
+                    int type)
+{
+  int fd = socket (family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  return fd >= 0 ? fd : -errno;
+}
+
+static inline int
+evl_os_sock_bind (int                    fd,
+                  const struct sockaddr *addr,
+                  gsize                  addrlen)
+{
+  return bind (fd, addr, (socklen_t) addrlen) == 0 ? 0 : -errno;
+}
+
+static inline int
+evl_os_sock_listen (int fd,
+                    int backlog)
+{
+  return listen (fd, backlog) == 0 ? 0 : -errno;
+}
+
+/* shutdown(): the sending side, or both. */
+#define EVL_OS_SHUT_WR   SHUT_WR
+#define EVL_OS_SHUT_RDWR SHUT_RDWR
+
+static inline int
+evl_os_sock_shutdown (int fd,
+                      int how)
+{
+  return shutdown (fd, how) == 0 ? 0 : -errno;
+}
+
+/* An int socket option. */
+static inline int
+evl_os_sock_set_option (int fd,
+                        int level,
+                        int name,
+                        int value)
+{
+  return setsockopt (fd, level, name, &value, sizeof value) == 0 ? 0 : -errno;
+}
+
+/* TCP_NODELAY (asyncio's _set_nodelay); errors are ignored, as there. */
+static inline void
+evl_os_sock_set_nodelay (int fd)
+{
+  evl_os_sock_set_option (fd, IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
+/* Whether SO_REUSEPORT exists (the reuse-port flag of servers). */
+#define EVL_OS_SOCK_HAS_REUSE_PORT 1
+
+/* The options of a listening socket before bind(): SO_REUSEADDR when
+ * @reuse_address (a port in TIME_WAIT can be bound again), SO_REUSEPORT
+ * when @reuse_port. Errors are ignored. */
+static inline void
+evl_os_sock_set_listen_options (int      fd,
+                                gboolean reuse_address,
+                                gboolean reuse_port)
+{
+  if (reuse_address)
+    evl_os_sock_set_option (fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (reuse_port)
+    evl_os_sock_set_option (fd, SOL_SOCKET, SO_REUSEPORT, 1);
+}
+
+/* The local and the peer address of @fd into @ss: the address's length,
+ * or -errno. */
+static inline gssize
+evl_os_sock_getsockname (int                      fd,
+                         struct sockaddr_storage *ss)
+{
+  socklen_t len = sizeof *ss;
+
+  if (getsockname (fd, (struct sockaddr *) ss, &len) < 0)
+    return -errno;
+  return MIN ((gsize) len, sizeof *ss);
+}
+
+static inline gssize
+evl_os_sock_getpeername (int                      fd,
+                         struct sockaddr_storage *ss)
+{
+  socklen_t len = sizeof *ss;
+
+  if (getpeername (fd, (struct sockaddr *) ss, &len) < 0)
+    return -errno;
+  return MIN ((gsize) len, sizeof *ss);
+}
+
+/* The scatter-gather entry of evl_os_sock_sendv() and the write buffer. */
+typedef struct iovec EvlOsIoVec;
+
+/* The longest entry. */
+#define EVL_OS_IOV_MAX_LEN G_MAXSSIZE
+
+static inline void
+evl_os_iov_set (EvlOsIoVec *iov,
+                const void *base,
+                gsize       len)
+{
+  iov->iov_base = (void *) base;
+  iov->iov_len = len;
+}
+
+/* Sends the @n_iov entries of @iov as one byte stream without raising
+ * SIGPIPE, retrying on EINTR: bytes sent, or -errno. */
+static inline gssize
+evl_os_sock_sendv (int               fd,
+                   const EvlOsIoVec *iov,
+                   int               n_iov)
+{
+  struct msghdr msg = { 0 };
+  ssize_t n;
+
+  msg.msg_iov = (struct iovec *) iov;
+  msg.msg_iovlen = n_iov;
+  do
+    n = sendmsg (fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n >= 0 ? n : -errno;
+}
+
+/* Stream fds that are not sockets (pipes), for the readiness engine of
+ * stream transports. */
+
+static inline void
+evl_os_fd_close (int fd)
+{
+  close (fd);
+}
+
+static inline gssize
+evl_os_fd_read (int     fd,
+                void   *buffer,
+                gsize   length)
+{
+  ssize_t n;
+
+  do
+    n = read (fd, buffer, length);
+  while (n < 0 && errno == EINTR);
+  return n >= 0 ? n : -errno;
+}
+
+/* writev() without raising SIGPIPE: bytes written, or -errno. */
+static inline gssize
+evl_os_fd_writev (int               fd,
+                  const EvlOsIoVec *iov,
+                  int               n_iov)
+{
+  /* A pipe has no MSG_NOSIGNAL: block SIGPIPE in this thread around the
+   * write and take back the one it raised, unless one was already pending
+   * (then it is not ours to take). */
+  sigset_t sigpipe, old, pending;
+  gboolean was_pending;
+  ssize_t n;
+  int errsv;
+
+  sigemptyset (&sigpipe);
+  sigaddset (&sigpipe, SIGPIPE);
+  sigpending (&pending);
+  was_pending = sigismember (&pending, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &sigpipe, &old);
+  do
+    n = writev (fd, iov, n_iov);
+  while (n < 0 && errno == EINTR);
+  errsv = errno;
+  if (n < 0 && errsv == EPIPE && !was_pending)
+    {
+      struct timespec zero = { 0, 0 };
+
+      while (sigtimedwait (&sigpipe, NULL, &zero) < 0 && errno == EINTR)
+        ;
+    }
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  return n >= 0 ? n : -errsv;
 }
 
 G_END_DECLS

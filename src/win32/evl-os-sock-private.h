@@ -1,5 +1,6 @@
 /* evl-os-sock-private.h (Windows): the non-blocking socket calls of the
- * socket primitives (evl-loop-sock.c) over Winsock
+ * socket primitives (evl-loop-sock.c), the stream transports and the
+ * servers over Winsock
  *
  * Each returns what the call returns, or -errno on failure, with the
  * Winsock error mapped to the errno value the shared code expects
@@ -127,6 +128,186 @@ static inline int
 evl_os_sock_is_nonblocking (int fd)
 {
   return 1;
+}
+
+/* A new non-blocking socket, overlapped (the IOCP backend needs it) and
+ * not inheritable, or -errno. */
+static inline int
+evl_os_sock_socket (int family,
+                    int type)
+{
+  SOCKET s = WSASocketW (family, type, 0, NULL, 0,
+                         WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  u_long one = 1;
+
+  if (s == INVALID_SOCKET && WSAGetLastError () == WSAEINVAL)
+    {
+      /* Before Windows 7 SP1: no WSA_FLAG_NO_HANDLE_INHERIT. */
+      s = WSASocketW (family, type, 0, NULL, 0, WSA_FLAG_OVERLAPPED);
+      if (s != INVALID_SOCKET)
+        SetHandleInformation ((HANDLE) s, HANDLE_FLAG_INHERIT, 0);
+    }
+  if (s == INVALID_SOCKET)
+    return -evl_os_sock_errno (WSAGetLastError ());
+  if ((guint64) s > G_MAXINT)
+    {
+      /* The API's `int fd` cannot hold it (never seen: sockets are small
+       * multiples of 4). */
+      closesocket (s);
+      return -EMFILE;
+    }
+  if (ioctlsocket (s, FIONBIO, &one) != 0)
+    {
+      int err = -evl_os_sock_errno (WSAGetLastError ());
+
+      closesocket (s);
+      return err;
+    }
+  return (int) s;
+}
+
+static inline int
+evl_os_sock_bind (int                    fd,
+                  const struct sockaddr *addr,
+                  gsize                  addrlen)
+{
+  if (bind ((SOCKET) fd, addr, (int) addrlen) == 0)
+    return 0;
+  return -evl_os_sock_errno (WSAGetLastError ());
+}
+
+static inline int
+evl_os_sock_listen (int fd,
+                    int backlog)
+{
+  if (listen ((SOCKET) fd, backlog) == 0)
+    return 0;
+  return -evl_os_sock_errno (WSAGetLastError ());
+}
+
+#define EVL_OS_SHUT_WR   SD_SEND
+#define EVL_OS_SHUT_RDWR SD_BOTH
+
+static inline int
+evl_os_sock_shutdown (int fd,
+                      int how)
+{
+  if (shutdown ((SOCKET) fd, how) == 0)
+    return 0;
+  return -evl_os_sock_errno (WSAGetLastError ());
+}
+
+static inline int
+evl_os_sock_set_option (int fd,
+                        int level,
+                        int name,
+                        int value)
+{
+  if (setsockopt ((SOCKET) fd, level, name, (const char *) &value, sizeof value) == 0)
+    return 0;
+  return -evl_os_sock_errno (WSAGetLastError ());
+}
+
+static inline void
+evl_os_sock_set_nodelay (int fd)
+{
+  evl_os_sock_set_option (fd, IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
+/* Windows has no SO_REUSEPORT. */
+#define EVL_OS_SOCK_HAS_REUSE_PORT 0
+
+/* SO_REUSEADDR on Windows lets another socket bind the same address and
+ * port while this one listens (and steal its connections); binding a port
+ * whose old connections are in TIME_WAIT needs no option there. So a
+ * listening socket gets SO_EXCLUSIVEADDRUSE, with or without
+ * @reuse_address, as libuv and Python's asyncio do. @reuse_port is refused
+ * before (EVL_OS_SOCK_HAS_REUSE_PORT). Errors are ignored. */
+static inline void
+evl_os_sock_set_listen_options (int      fd,
+                                gboolean reuse_address,
+                                gboolean reuse_port)
+{
+  evl_os_sock_set_option (fd, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
+}
+
+static inline gssize
+evl_os_sock_getsockname (int                      fd,
+                         struct sockaddr_storage *ss)
+{
+  int len = sizeof *ss;
+
+  if (getsockname ((SOCKET) fd, (struct sockaddr *) ss, &len) != 0)
+    return -evl_os_sock_errno (WSAGetLastError ());
+  return MIN ((gsize) MAX (len, 0), sizeof *ss);
+}
+
+static inline gssize
+evl_os_sock_getpeername (int                      fd,
+                         struct sockaddr_storage *ss)
+{
+  int len = sizeof *ss;
+
+  if (getpeername ((SOCKET) fd, (struct sockaddr *) ss, &len) != 0)
+    return -evl_os_sock_errno (WSAGetLastError ());
+  return MIN ((gsize) MAX (len, 0), sizeof *ss);
+}
+
+/* WSASend's scatter-gather entry. */
+typedef WSABUF EvlOsIoVec;
+
+/* The longest entry (WSABUF.len is a ULONG). */
+#define EVL_OS_IOV_MAX_LEN ((gsize) G_MAXINT32)
+
+static inline void
+evl_os_iov_set (EvlOsIoVec *iov,
+                const void *base,
+                gsize       len)
+{
+  iov->buf = (char *) base;
+  iov->len = (ULONG) len;
+}
+
+/* Sends the @n_iov entries of @iov as one byte stream (there is no
+ * SIGPIPE on Windows): bytes sent, or -errno. */
+static inline gssize
+evl_os_sock_sendv (int               fd,
+                   const EvlOsIoVec *iov,
+                   int               n_iov)
+{
+  DWORD sent = 0;
+
+  if (WSASend ((SOCKET) fd, (LPWSABUF) iov, (DWORD) n_iov, &sent, 0, NULL, NULL) == 0)
+    return sent;
+  return -evl_os_sock_errno (WSAGetLastError ());
+}
+
+/* Stream fds that are not sockets: on Windows a pipe is a HANDLE, which
+ * cannot be polled; pipe transports there move bytes with overlapped
+ * ReadFile/WriteFile, never through the readiness engine that calls
+ * these. */
+
+/* A pipe HANDLE. */
+static inline void
+evl_os_fd_close (int fd)
+{
+  CloseHandle ((HANDLE) (gintptr) fd);
+}
+
+static inline gssize
+evl_os_fd_read (int     fd,
+                void   *buffer,
+                gsize   length)
+{
+  return -EOPNOTSUPP;
+}
+
+static inline gssize
+evl_os_fd_writev (int               fd,
+                  const EvlOsIoVec *iov,
+                  int               n_iov)
+{
+  return -EOPNOTSUPP;
 }
 
 G_END_DECLS

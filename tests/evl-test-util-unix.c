@@ -99,3 +99,41 @@ evl_test_sock_close (int fd)
 {
   close (fd);
 }
+
+int
+evl_test_tcp_socket (GSocketFamily family)
+{
+  return socket (family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
+                 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+void
+evl_test_sock_shutdown_write (int fd)
+{
+  g_assert_cmpint (shutdown (fd, SHUT_WR), ==, 0);
+}
+
+void
+evl_test_assert_sock_flags (int fd)
+{
+  g_assert_cmpint (fcntl (fd, F_GETFL) & O_NONBLOCK, !=, 0);
+  g_assert_cmpint (fcntl (fd, F_GETFD) & FD_CLOEXEC, !=, 0);
+}
+
+void
+evl_test_pipe (int fds[2])
+{
+  g_assert_cmpint (pipe2 (fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
+}
+
+void
+evl_test_pipe_close (int fd)
+{
+  close (fd);
+}
+
+void
+evl_test_sigpipe_default (void)
+{
+  signal (SIGPIPE, SIG_DFL);
+}

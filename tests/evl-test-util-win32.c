@@ -138,3 +138,59 @@ evl_test_sock_close (int fd)
 {
   closesocket ((SOCKET) fd);
 }
+
+int
+evl_test_tcp_socket (GSocketFamily family)
+{
+  SOCKET s = WSASocketW (family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
+                         SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                         WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  u_long one = 1;
+
+  if (s == INVALID_SOCKET)
+    return -1;
+  g_assert_cmpint (ioctlsocket (s, FIONBIO, &one), ==, 0);
+  g_assert_true (s <= G_MAXINT);
+  return (int) s;
+}
+
+void
+evl_test_sock_shutdown_write (int fd)
+{
+  g_assert_cmpint (shutdown ((SOCKET) fd, SD_SEND), ==, 0);
+}
+
+void
+evl_test_assert_sock_flags (int fd)
+{
+  DWORD flags = 0;
+  char c;
+
+  g_assert_true (GetHandleInformation ((HANDLE) (SOCKET) fd, &flags));
+  g_assert_cmpuint (flags & HANDLE_FLAG_INHERIT, ==, 0);
+  g_assert_cmpint (recv ((SOCKET) fd, &c, 1, MSG_PEEK), ==, SOCKET_ERROR);
+  g_assert_cmpint (WSAGetLastError (), ==, WSAEWOULDBLOCK);
+}
+
+void
+evl_test_pipe (int fds[2])
+{
+  HANDLE r, w;
+
+  /* Anonymous pipes are not inheritable without SECURITY_ATTRIBUTES. */
+  g_assert_true (CreatePipe (&r, &w, NULL, 0));
+  g_assert_true ((guintptr) r <= G_MAXINT && (guintptr) w <= G_MAXINT);
+  fds[0] = (int) (guintptr) r;
+  fds[1] = (int) (guintptr) w;
+}
+
+void
+evl_test_pipe_close (int fd)
+{
+  CloseHandle ((HANDLE) (guintptr) fd);
+}
+
+void
+evl_test_sigpipe_default (void)
+{
+}

@@ -117,6 +117,32 @@ gssize   evl_test_sock_write     (int          fd,
                                   gsize        count);
 void     evl_test_sock_close     (int          fd);
 
+/* A new non-blocking, close-on-exec (on Windows: not inheritable) TCP
+ * socket of @family (G_SOCKET_FAMILY_IPV4 or G_SOCKET_FAMILY_IPV6), or -1
+ * when the family is not available here. */
+int      evl_test_tcp_socket     (GSocketFamily family);
+
+/* shutdown() of the sending side (SHUT_WR; SD_SEND on Windows). */
+void     evl_test_sock_shutdown_write (int fd);
+
+/* Asserts that @fd, a socket the library made, is non-blocking and not
+ * inherited by child processes: O_NONBLOCK and FD_CLOEXEC on Unix; on
+ * Windows HANDLE_FLAG_INHERIT cleared, and non-blocking by a recv() that
+ * must fail with WSAEWOULDBLOCK (Windows cannot say whether a socket is
+ * non-blocking), so @fd must have no data pending there. */
+void     evl_test_assert_sock_flags (int fd);
+
+/* A pipe (non-blocking, close-on-exec) whose ends are not sockets: POSIX
+ * fds on Unix, HANDLEs from CreatePipe() cast to int on Windows. Close
+ * each end with evl_test_pipe_close(). */
+void     evl_test_pipe           (int          fds[2]);
+void     evl_test_pipe_close     (int          fd);
+
+/* SIGPIPE back to its default action (evl_test_platform_init() ignores
+ * it), to test that the library never raises it; nothing on Windows,
+ * which has no SIGPIPE. */
+void     evl_test_sigpipe_default (void);
+
 /* The platform part of evl_test_init() (evl-test-util-unix.c or
  * evl-test-util-win32.c): SIGPIPE ignored on Unix, Winsock started on
  * Windows. */

@@ -1,18 +1,22 @@
 /* sock.c: tests of the socket primitives (sock_recv, sock_recv_into,
  * sock_sendall, sock_connect, sock_accept), on the loop kind under test
  *
+ * On Unix and on Windows (Winsock sockets, run under Wine): the "fds" are
+ * SOCKETs there, and the few POSIX calls go through the helpers of
+ * evl-test-util-{unix,win32}.c (evl_test_socketpair() is a loopback TCP
+ * pair on Windows). The tests that have no Windows meaning are in the
+ * POSIX-only group at the end, each with its reason.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "evl-test-util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
-#include <netinet/in.h>
-#include <signal.h>
+#include <gio/gnetworking.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#ifdef G_OS_UNIX
+#include <glib/gstdio.h>
+#endif
 
 #define MIB (1024 * 1024)
 
@@ -32,8 +36,7 @@ loopback (GSocketFamily family,
 static int
 tcp_socket (GSocketFamily family)
 {
-  int fd = socket (family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
-                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = evl_test_tcp_socket (family);
 
   g_assert_cmpint (fd, >=, 0);
   return fd;
@@ -63,8 +66,7 @@ tcp_listener (GSocketFamily    family,
 {
   GSocketAddress *any = loopback (family, 0);
   struct sockaddr_storage ss;
-  int fd = socket (family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET,
-                   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = evl_test_tcp_socket (family);
 
   if (fd < 0)
     {
@@ -72,9 +74,9 @@ tcp_listener (GSocketFamily    family,
       return -1;
     }
   g_assert_true (g_socket_address_to_native (any, &ss, sizeof ss, NULL));
-  if (bind (fd, (struct sockaddr *) &ss, g_socket_address_get_native_size (any)) < 0)
+  if (bind (fd, (struct sockaddr *) &ss, g_socket_address_get_native_size (any)) != 0)
     {
-      close (fd);
+      evl_test_sock_close (fd);
       g_object_unref (any);
       return -1;
     }
@@ -121,7 +123,7 @@ tcp_pair (EvlLoop       *loop,
   evl_test_waiter_clear (&c);
   g_object_unref (peer);
   g_object_unref (address);
-  close (listener);
+  evl_test_sock_close (listener);
   return TRUE;
 }
 
@@ -255,13 +257,6 @@ reader_start (Reader  *r,
   reader_next (r);
 }
 
-static void
-assert_fd_flags (int fd)
-{
-  g_assert_cmpint (fcntl (fd, F_GETFL) & O_NONBLOCK, !=, 0);
-  g_assert_cmpint (fcntl (fd, F_GETFD) & FD_CLOEXEC, !=, 0);
-}
-
 /* Tests ------------------------------------------------------------------ */
 
 static void
@@ -296,7 +291,7 @@ test_connect_accept (void)
   server = evl_loop_sock_accept_finish (loop, a.result, &peer, &error);
   g_assert_no_error (error);
   g_assert_cmpint (server, >=, 0);
-  assert_fd_flags (server);
+  evl_test_assert_sock_flags (server);
 
   /* The peer address is the client's. */
   g_assert_true (G_IS_INET_SOCKET_ADDRESS (peer));
@@ -307,9 +302,9 @@ test_connect_accept (void)
   evl_test_waiter_clear (&c);
   g_object_unref (peer);
   g_object_unref (address);
-  close (client);
-  close (server);
-  close (listener);
+  evl_test_sock_close (client);
+  evl_test_sock_close (server);
+  evl_test_sock_close (listener);
   evl_test_close_loop (loop);
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
@@ -348,8 +343,8 @@ test_send_recv (void)
   }
 
   g_bytes_unref (hello);
-  close (client);
-  close (server);
+  evl_test_sock_close (client);
+  evl_test_sock_close (server);
   evl_test_close_loop (loop);
 }
 
@@ -413,7 +408,7 @@ test_results_outlive_callbacks (void)
       char c = 'a' + i;
 
       evl_loop_sock_recv_async (k.loop, fds[0], 1, NULL, keep_result_cb, &k);
-      g_assert_cmpint (write (fds[1], &c, 1), ==, 1);
+      g_assert_cmpint (evl_test_sock_write (fds[1], &c, 1), ==, 1);
       while (k.n == i)
         evl_test_run_once (k.loop);
       /* Operations of the same kind run meanwhile (and recycle what they
@@ -439,15 +434,15 @@ test_results_outlive_callbacks (void)
   /* A weak pointer on a result: the result is finalized, not reused with
    * the pointer still set. */
   evl_loop_sock_recv_async (k.loop, fds[0], 1, NULL, weak_result_cb, &k);
-  g_assert_cmpint (write (fds[1], "w", 1), ==, 1);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "w", 1), ==, 1);
   while (!k.weak_done)
     evl_test_run_once (k.loop);
   evl_test_run_once (k.loop);
   g_assert_null (k.weak);
 
   g_bytes_unref (x);
-  close (fds[0]);
-  close (fds[1]);
+  evl_test_sock_close (fds[0]);
+  evl_test_sock_close (fds[1]);
   evl_test_close_loop (k.loop);
 }
 
@@ -460,8 +455,8 @@ test_recv_eof (void)
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_socketpair (fds);
-  g_assert_cmpint (write (fds[1], "ab", 2), ==, 2);
-  g_assert_cmpint (shutdown (fds[1], SHUT_WR), ==, 0);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "ab", 2), ==, 2);
+  evl_test_sock_shutdown_write (fds[1]);
 
   got = recv_sync (loop, fds[0], 10);
   g_assert_cmpuint (g_bytes_get_size (got), ==, 2);
@@ -475,8 +470,8 @@ test_recv_eof (void)
   g_assert_cmpuint (g_bytes_get_size (got), ==, 0);
   g_bytes_unref (got);
 
-  close (fds[0]);
-  close (fds[1]);
+  evl_test_sock_close (fds[0]);
+  evl_test_sock_close (fds[1]);
   evl_test_close_loop (loop);
 }
 
@@ -497,7 +492,7 @@ test_recv_into (void)
   evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
   evl_test_run_once (loop);
   g_assert_false (w.done);
-  g_assert_cmpint (write (fds[1], "0123456789", 10), ==, 10);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "0123456789", 10), ==, 10);
   evl_test_waiter_wait (&w);
   g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, 10);
   g_assert_no_error (error);
@@ -506,7 +501,7 @@ test_recv_into (void)
   evl_test_waiter_clear (&w);
 
   /* Fewer bytes than the data: the rest stays for the next call. */
-  g_assert_cmpint (write (fds[1], "abcdef", 6), ==, 6);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "abcdef", 6), ==, 6);
   evl_test_waiter_init (&w, loop);
   evl_loop_sock_recv_into_async (loop, fds[0], buffer, 4, NULL, evl_test_waiter_cb, &w);
   evl_test_waiter_wait (&w);
@@ -521,7 +516,7 @@ test_recv_into (void)
   evl_test_waiter_clear (&w);
 
   /* EOF: 0. */
-  close (fds[1]);
+  evl_test_sock_close (fds[1]);
   evl_test_waiter_init (&w, loop);
   evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
   evl_test_waiter_wait (&w);
@@ -529,7 +524,7 @@ test_recv_into (void)
   g_assert_no_error (error);
   evl_test_waiter_clear (&w);
 
-  close (fds[0]);
+  evl_test_sock_close (fds[0]);
   evl_test_close_loop (loop);
 }
 
@@ -557,8 +552,8 @@ test_echo_1mib (void)
   g_byte_array_unref (server.received);
   g_byte_array_unref (client.received);
   g_bytes_unref (message);
-  close (cfd);
-  close (sfd);
+  evl_test_sock_close (cfd);
+  evl_test_sock_close (sfd);
   evl_test_close_loop (loop);
 }
 
@@ -590,8 +585,8 @@ test_echo_long (void)
   g_assert_true (evl_test_run_until_flag (loop, &server.done, 20.0));
 
   g_byte_array_unref (server.received);
-  close (cfd);
-  close (sfd);
+  evl_test_sock_close (cfd);
+  evl_test_sock_close (sfd);
   evl_test_close_loop (loop);
 }
 
@@ -615,8 +610,8 @@ test_ipv6 (void)
   g_assert_true (g_bytes_equal (got, data));
   g_bytes_unref (got);
   g_bytes_unref (data);
-  close (client);
-  close (server);
+  evl_test_sock_close (client);
+  evl_test_sock_close (server);
   evl_test_close_loop (loop);
 }
 
@@ -632,7 +627,7 @@ test_connection_refused (void)
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   /* A port that was just free: nobody listens there any more. */
   listener = tcp_listener (G_SOCKET_FAMILY_IPV4, 1, &address);
-  close (listener);
+  evl_test_sock_close (listener);
   fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
 
   evl_test_waiter_init (&w, loop);
@@ -644,60 +639,7 @@ test_connection_refused (void)
 
   evl_test_waiter_clear (&w);
   g_object_unref (address);
-  close (fd);
-  evl_test_close_loop (loop);
-}
-
-static void
-test_unix_accept (void)
-{
-  GSocketAddress *peer = NULL, *address;
-  GError *error = NULL;
-  EvlLoop *loop;
-  char *dir, *path;
-  EvlTestWaiter a, c;
-  int listener, client, server;
-
-  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  dir = g_dir_make_tmp ("evl-sock-XXXXXX", NULL);
-  path = g_build_filename (dir, "s", NULL);
-  address = g_unix_socket_address_new (path);
-  listener = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  {
-    struct sockaddr_storage ss;
-
-    g_assert_true (g_socket_address_to_native (address, &ss, sizeof ss, NULL));
-    g_assert_cmpint (bind (listener, (struct sockaddr *) &ss, g_socket_address_get_native_size (address)), ==, 0);
-  }
-  g_assert_cmpint (listen (listener, 4), ==, 0);
-  client = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-  evl_test_waiter_init (&a, loop);
-  evl_test_waiter_init (&c, loop);
-  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &a);
-  evl_loop_sock_connect_async (loop, client, address, NULL, evl_test_waiter_cb, &c);
-  evl_test_waiter_wait (&a);
-  evl_test_waiter_wait (&c);
-  g_assert_true (evl_loop_sock_connect_finish (loop, c.result, &error));
-  g_assert_no_error (error);
-  server = evl_loop_sock_accept_finish (loop, a.result, &peer, &error);
-  g_assert_no_error (error);
-  assert_fd_flags (server);
-  /* An unbound client: an anonymous address (or none). */
-  if (peer != NULL)
-    g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (peer));
-
-  evl_test_waiter_clear (&a);
-  evl_test_waiter_clear (&c);
-  g_clear_object (&peer);
-  g_object_unref (address);
-  close (client);
-  close (server);
-  close (listener);
-  g_unlink (path);
-  g_rmdir (dir);
-  g_free (path);
-  g_free (dir);
+  evl_test_sock_close (fd);
   evl_test_close_loop (loop);
 }
 
@@ -742,7 +684,7 @@ test_fifo (void)
     evl_loop_sock_recv_async (loop, server, 3, NULL, evl_test_waiter_cb, &r1);
     evl_loop_sock_recv_async (loop, server, 3, NULL, evl_test_waiter_cb, &r2);
     evl_test_run_once (loop);
-    g_assert_cmpint (write (client, "abcdef", 6), ==, 6);
+    g_assert_cmpint (evl_test_sock_write (client, "abcdef", 6), ==, 6);
     evl_test_waiter_wait (&r1);
     evl_test_waiter_wait (&r2);
     b1 = evl_loop_sock_recv_finish (loop, r1.result, &error);
@@ -757,8 +699,8 @@ test_fifo (void)
 
   g_bytes_unref (big1);
   g_bytes_unref (big2);
-  close (client);
-  close (server);
+  evl_test_sock_close (client);
+  evl_test_sock_close (server);
   evl_test_close_loop (loop);
 }
 
@@ -801,7 +743,7 @@ test_with_user_reader (void)
                                       reader_notified, &error));
   g_assert_no_error (error);
   evl_test_run_once (loop);
-  g_assert_cmpint (write (fds[1], "x", 1), ==, 1);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "x", 1), ==, 1);
   evl_test_waiter_wait (&w);
   got = evl_loop_sock_recv_finish (loop, w.result, &error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, 1);
@@ -810,14 +752,14 @@ test_with_user_reader (void)
   g_assert_cmpuint (counts.n_notified, ==, 0);
 
   /* The reader still works after the recv. */
-  g_assert_cmpint (write (fds[1], "y", 1), ==, 1);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "y", 1), ==, 1);
   counts.n_ran = 0;
   g_assert_true (evl_test_run_until_flag (loop, (gboolean *) &counts.n_ran, 5.0));
   g_assert_true (evl_loop_remove_reader (loop, fds[0]));
   g_assert_cmpuint (counts.n_notified, ==, 1);
 
-  close (fds[0]);
-  close (fds[1]);
+  evl_test_sock_close (fds[0]);
+  evl_test_sock_close (fds[1]);
   evl_test_close_loop (loop);
 }
 
@@ -906,14 +848,14 @@ pending_clear (Pending *p)
   for (i = 0; i < 2; i++)
     {
       if (p->fds[i] >= 0)
-        close (p->fds[i]);
+        evl_test_sock_close (p->fds[i]);
       if (p->extra[i] >= 0)
-        close (p->extra[i]);
+        evl_test_sock_close (p->extra[i]);
     }
   if (p->listener >= 0)
-    close (p->listener);
+    evl_test_sock_close (p->listener);
   if (p->fd >= 0)
-    close (p->fd);
+    evl_test_sock_close (p->fd);
   g_clear_object (&p->address);
   g_clear_pointer (&p->big, g_bytes_unref);
 }
@@ -1063,7 +1005,7 @@ test_cancel_after_done (void)
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_socketpair (fds);
-  g_assert_cmpint (write (fds[1], "z", 1), ==, 1);
+  g_assert_cmpint (evl_test_sock_write (fds[1], "z", 1), ==, 1);
   evl_test_waiter_init (&w, loop);
   evl_loop_sock_recv_async (loop, fds[0], 10, cancellable, evl_test_waiter_cb, &w);
   evl_test_waiter_wait (&w);
@@ -1075,8 +1017,8 @@ test_cancel_after_done (void)
   g_bytes_unref (got);
   evl_test_waiter_clear (&w);
   g_object_unref (cancellable);
-  close (fds[0]);
-  close (fds[1]);
+  evl_test_sock_close (fds[0]);
+  evl_test_sock_close (fds[1]);
   evl_test_close_loop (loop);
 }
 
@@ -1140,8 +1082,8 @@ test_closed_loop (void)
 
   g_object_unref (address);
   g_bytes_unref (data);
-  close (fds[0]);
-  close (fds[1]);
+  evl_test_sock_close (fds[0]);
+  evl_test_sock_close (fds[1]);
   evl_test_close_loop (loop);
 }
 
@@ -1152,7 +1094,7 @@ test_bad_fds (void)
   GError *error = NULL;
   EvlLoop *loop;
   EvlTestWaiter w;
-  int fd, blocking;
+  int fd;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
@@ -1168,7 +1110,7 @@ test_bad_fds (void)
 
   /* Not open: the OS error. */
   fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
-  close (fd);
+  evl_test_sock_close (fd);
   evl_test_waiter_init (&w, loop);
   evl_loop_sock_recv_async (loop, fd, 10, NULL, evl_test_waiter_cb, &w);
   evl_test_waiter_wait (&w);
@@ -1185,12 +1127,12 @@ test_bad_fds (void)
   g_clear_error (&error);
   evl_test_waiter_clear (&w);
 
-  /* Not a socket. */
+  /* Not a socket: a pipe (a HANDLE on Windows). */
   {
     int pipefds[2];
     GBytes *data = g_bytes_new_static ("x", 1);
 
-    g_assert_cmpint (pipe2 (pipefds, O_NONBLOCK | O_CLOEXEC), ==, 0);
+    evl_test_pipe (pipefds);
     evl_test_waiter_init (&w, loop);
     evl_loop_sock_sendall_async (loop, pipefds[1], data, NULL, evl_test_waiter_cb, &w);
     evl_test_waiter_wait (&w);
@@ -1199,31 +1141,24 @@ test_bad_fds (void)
     g_clear_error (&error);
     evl_test_waiter_clear (&w);
     g_bytes_unref (data);
-    close (pipefds[0]);
-    close (pipefds[1]);
+    evl_test_pipe_close (pipefds[0]);
+    evl_test_pipe_close (pipefds[1]);
   }
 
-  /* A blocking socket cannot connect or accept without blocking. */
-  blocking = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, blocking, address, NULL, evl_test_waiter_cb, &w);
-  evl_test_waiter_wait (&w);
-  g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
-  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-  close (blocking);
-
-  /* An address of the wrong family. */
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, fd, address, NULL, evl_test_waiter_cb, &w);
-  evl_test_waiter_wait (&w);
-  g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
-  g_assert_true (error != NULL && error->domain == G_IO_ERROR);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-  close (fd);
+  /* An address of the wrong family: IPv4 to an IPv6 socket (when this
+   * machine has IPv6 sockets at all). */
+  fd = evl_test_tcp_socket (G_SOCKET_FAMILY_IPV6);
+  if (fd >= 0)
+    {
+      evl_test_waiter_init (&w, loop);
+      evl_loop_sock_connect_async (loop, fd, address, NULL, evl_test_waiter_cb, &w);
+      evl_test_waiter_wait (&w);
+      g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
+      g_assert_true (error != NULL && error->domain == G_IO_ERROR);
+      g_clear_error (&error);
+      evl_test_waiter_clear (&w);
+      evl_test_sock_close (fd);
+    }
 
   g_object_unref (address);
   evl_test_close_loop (loop);
@@ -1241,11 +1176,11 @@ test_broken_pipe (void)
       EvlTestWaiter w;
       int fds[2];
 
-      signal (SIGPIPE, SIG_DFL);
+      evl_test_sigpipe_default ();
       loop = evl_test_new_loop ();
       g_assert_nonnull (loop);
       evl_test_socketpair (fds);
-      close (fds[1]);
+      evl_test_sock_close (fds[1]);
       evl_test_waiter_init (&w, loop);
       evl_loop_sock_sendall_async (loop, fds[0], big, NULL, evl_test_waiter_cb, &w);
       evl_test_waiter_wait (&w);
@@ -1255,7 +1190,7 @@ test_broken_pipe (void)
       g_clear_error (&error);
       evl_test_waiter_clear (&w);
       g_bytes_unref (big);
-      close (fds[0]);
+      evl_test_sock_close (fds[0]);
       evl_test_close_loop (loop);
       return;
     }
@@ -1265,6 +1200,15 @@ test_broken_pipe (void)
     EVL_TEST_NEW_LOOP_OR_SKIP (probe);
     evl_test_close_loop (probe);
   }
+  if (evl_test_under_wine () && g_str_equal (evl_test_loop_kind (), "proactor"))
+    {
+      /* Wine 8 never completes an overlapped WSASend that pended (more
+       * than the socket buffers hold) once the peer resets the
+       * connection; Windows completes it with WSAECONNRESET. A send that
+       * does not pend fails there at once, as it should. */
+      g_test_skip ("Wine 8 leaves a pending overlapped WSASend pending when the peer resets the connection");
+      return;
+    }
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
 }
@@ -1352,12 +1296,111 @@ test_glib_bridge (void)
 
   g_main_loop_unref (b.main_loop);
   g_bytes_unref (b.message);
-  close (b.client);
-  close (b.server);
+  evl_test_sock_close (b.client);
+  evl_test_sock_close (b.server);
   evl_test_close_loop (b.loop);
   g_main_context_pop_thread_default (context);
   g_main_context_unref (context);
 }
+
+/* POSIX only -------------------------------------------------------------- */
+
+#ifdef G_OS_UNIX
+/* Not on Windows: Windows 10 has AF_UNIX stream sockets, but Wine 8 does
+ * not, so they could not be tested there. */
+static void
+test_unix_accept (void)
+{
+  GSocketAddress *peer = NULL, *address;
+  GError *error = NULL;
+  EvlLoop *loop;
+  char *dir, *path;
+  EvlTestWaiter a, c;
+  int listener, client, server;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  dir = g_dir_make_tmp ("evl-sock-XXXXXX", NULL);
+  path = g_build_filename (dir, "s", NULL);
+  address = g_unix_socket_address_new (path);
+  listener = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  {
+    struct sockaddr_storage ss;
+
+    g_assert_true (g_socket_address_to_native (address, &ss, sizeof ss, NULL));
+    g_assert_cmpint (bind (listener, (struct sockaddr *) &ss, g_socket_address_get_native_size (address)), ==, 0);
+  }
+  g_assert_cmpint (listen (listener, 4), ==, 0);
+  client = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+  evl_test_waiter_init (&a, loop);
+  evl_test_waiter_init (&c, loop);
+  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &a);
+  evl_loop_sock_connect_async (loop, client, address, NULL, evl_test_waiter_cb, &c);
+  evl_test_waiter_wait (&a);
+  evl_test_waiter_wait (&c);
+  g_assert_true (evl_loop_sock_connect_finish (loop, c.result, &error));
+  g_assert_no_error (error);
+  server = evl_loop_sock_accept_finish (loop, a.result, &peer, &error);
+  g_assert_no_error (error);
+  evl_test_assert_sock_flags (server);
+  /* An unbound client: an anonymous address (or none). */
+  if (peer != NULL)
+    g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (peer));
+
+  evl_test_waiter_clear (&a);
+  evl_test_waiter_clear (&c);
+  g_clear_object (&peer);
+  g_object_unref (address);
+  evl_test_sock_close (client);
+  evl_test_sock_close (server);
+  evl_test_sock_close (listener);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+  evl_test_close_loop (loop);
+}
+
+/* Not on Windows: Windows cannot tell whether a socket is non-blocking
+ * (FIONBIO can only be set), so a blocking socket is not refused there
+ * (src/win32/evl-os-sock-private.h). */
+static void
+test_blocking (void)
+{
+  GSocketAddress *address = loopback (G_SOCKET_FAMILY_IPV4, 9);
+  GError *error = NULL;
+  EvlLoop *loop;
+  EvlTestWaiter w;
+  int blocking, listener;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+
+  /* A blocking socket cannot connect or accept without blocking. */
+  blocking = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_connect_async (loop, blocking, address, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
+  g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
+  g_clear_error (&error);
+  evl_test_waiter_clear (&w);
+  close (blocking);
+
+  listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (listen (listener, 1), ==, 0);
+  evl_test_waiter_init (&w, loop);
+  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &w);
+  evl_test_waiter_wait (&w);
+  g_assert_cmpint (evl_loop_sock_accept_finish (loop, w.result, NULL, &error), ==, -1);
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
+  g_clear_error (&error);
+  evl_test_waiter_clear (&w);
+  close (listener);
+
+  g_object_unref (address);
+  evl_test_close_loop (loop);
+}
+#endif /* G_OS_UNIX */
 
 int
 main (int   argc,
@@ -1374,7 +1417,6 @@ main (int   argc,
   g_test_add_func ("/Evl/Sock/tcp/echo-long", test_echo_long);
   g_test_add_func ("/Evl/Sock/tcp/ipv6", test_ipv6);
   g_test_add_func ("/Evl/Sock/tcp/connection-refused", test_connection_refused);
-  g_test_add_func ("/Evl/Sock/unix/accept", test_unix_accept);
   g_test_add_func ("/Evl/Sock/recv/eof", test_recv_eof);
   g_test_add_func ("/Evl/Sock/recv-into", test_recv_into);
   g_test_add_func ("/Evl/Sock/results-outlive-callbacks", test_results_outlive_callbacks);
@@ -1393,6 +1435,10 @@ main (int   argc,
   g_test_add_func ("/Evl/Sock/errors/bad-fds", test_bad_fds);
   g_test_add_func ("/Evl/Sock/errors/broken-pipe", test_broken_pipe);
   g_test_add_func ("/Evl/Sock/glib-bridge", test_glib_bridge);
+#ifdef G_OS_UNIX
+  g_test_add_func ("/Evl/Sock/unix/accept", test_unix_accept);
+  g_test_add_func ("/Evl/Sock/errors/blocking", test_blocking);
+#endif
 
   return g_test_run ();
 }

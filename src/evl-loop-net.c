@@ -5,14 +5,7 @@
 #include "evl-config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
 
@@ -20,6 +13,8 @@
 #include "evl-loop-resolve-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
+#include "evl-os-sock-private.h"
+#include "evl-unix-socket-private.h"
 
 /* asyncio's base_events.py create_connection/create_server and
  * unix_events.py create_unix_*, connect_*_pipe. Every step that waits
@@ -34,12 +29,13 @@ evl_net_socket (int      family,
                 int      type,
                 GError **error)
 {
-  int fd = socket (family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = evl_os_sock_socket (family, type);
 
   if (fd < 0)
     {
-      int errsv = errno;
+      int errsv = -fd;
 
+      fd = -1;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot create a socket: %s; close unused files or raise the limit"),
                    g_strerror (errsv));
@@ -130,7 +126,10 @@ evl_net_start_stream (EvlLoop        *loop,
 
   if (protocol == NULL || !EVL_IS_PROTOCOL (protocol))
     {
-      close (fd);
+      if (flags & EVL_STREAM_SOCKET)
+        evl_os_sock_close (fd);
+      else
+        evl_os_fd_close (fd);
       g_clear_object (&protocol);
       evl_operation_return_error (op, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
                                                            _("The protocol factory returned no EvlProtocol; "
@@ -193,7 +192,7 @@ static void
 connect_free (Connect *c)
 {
   if (c->fd >= 0)
-    close (c->fd);
+    evl_os_sock_close (c->fd);
   evl_net_factory_clear (&c->factory);
   g_free (c->host);
   g_clear_object (&c->local_address);
@@ -225,7 +224,7 @@ connected_cb (GObject      *source,
 
   if (!evl_loop_sock_connect_finish (c->loop, result, &error))
     {
-      close (c->fd);
+      evl_os_sock_close (c->fd);
       c->fd = -1;
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
           g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
@@ -244,10 +243,8 @@ connected_cb (GObject      *source,
 
   if (G_IS_INET_SOCKET_ADDRESS (address))
     {
-      int one = 1;
-
       /* asyncio's _set_nodelay: no Nagle delay on small writes. */
-      setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      evl_os_sock_set_nodelay (c->fd);
     }
   evl_net_start_stream (c->loop, c->fd, EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
                 &c->factory, c->op);
@@ -262,12 +259,14 @@ bind_local (int             fd,
 {
   struct sockaddr_storage ss;
   gssize size = g_socket_address_get_native_size (address);
+  int r;
 
   if (size <= 0 || !g_socket_address_to_native (address, &ss, sizeof ss, error))
     return FALSE;
-  if (bind (fd, (struct sockaddr *) &ss, size) < 0)
+  r = evl_os_sock_bind (fd, (struct sockaddr *) &ss, size);
+  if (r < 0)
     {
-      int errsv = errno;
+      int errsv = -r;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot bind to the local address: %s; pick another address or port"),
@@ -297,7 +296,7 @@ connect_next (Connect *c)
       c->fd = evl_net_socket (family, SOCK_STREAM, &error);
       if (c->fd >= 0 && c->local_address != NULL && !bind_local (c->fd, c->local_address, &error))
         {
-          close (c->fd);
+          evl_os_sock_close (c->fd);
           c->fd = -1;
         }
       if (c->fd < 0)
@@ -552,7 +551,8 @@ evl_loop_create_connection_full_finish (EvlLoop       *loop,
  * `loop.create_unix_connection()`; otherwise as
  * [method@Evl.Loop.create_connection_async]. A path with nobody
  * listening fails with %G_IO_ERROR_CONNECTION_REFUSED, a missing one with
- * %G_IO_ERROR_NOT_FOUND.
+ * %G_IO_ERROR_NOT_FOUND. Not available on Windows: it fails with
+ * %EVL_LOOP_ERROR_NOT_SUPPORTED there.
  */
 void
 evl_loop_create_unix_connection_async (EvlLoop             *loop,
@@ -565,6 +565,7 @@ evl_loop_create_unix_connection_async (EvlLoop             *loop,
                                        gpointer             user_data)
 {
   Connect *c;
+  GError *error = NULL;
 
   g_return_if_fail (EVL_IS_LOOP (loop));
   g_return_if_fail (factory != NULL);
@@ -575,6 +576,11 @@ evl_loop_create_unix_connection_async (EvlLoop             *loop,
                    factory_notify, cancellable, callback, user_data);
   if (c == NULL)
     return;
+  if (!evl_unix_socket_supported (&error))
+    {
+      connect_fail (c, error);
+      return;
+    }
   c->host = g_strdup (path);
   c->addresses = g_list_prepend (NULL, g_unix_socket_address_new (path));
   c->next = c->addresses;

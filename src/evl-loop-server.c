@@ -5,12 +5,7 @@
 #include "evl-config.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
 
@@ -18,12 +13,15 @@
 #include "evl-loop-resolve-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
+#include "evl-os-sock-private.h"
+#include "evl-unix-socket-private.h"
 
 /* asyncio's base_events.create_server and unix_events.create_unix_server:
  * one listening socket per address of the host (every interface, IPv4 and
- * IPv6, for no host), SO_REUSEADDR, IPV6_V6ONLY on IPv6 sockets so both
- * families can share a port. Port 0 gets one free port, the same on every
- * address. */
+ * IPv6, for no host), SO_REUSEADDR (SO_EXCLUSIVEADDRUSE on Windows, where
+ * SO_REUSEADDR lets other sockets take the port: evl-os-sock-private.h),
+ * IPV6_V6ONLY on IPv6 sockets so both families can share a port. Port 0
+ * gets one free port, the same on every address. */
 
 typedef struct
 {
@@ -76,7 +74,7 @@ listen_on (GInetAddress    *address,
   GSocketFamily family = g_inet_address_get_family (address);
   struct sockaddr_storage ss;
   gssize size = g_socket_address_get_native_size (sa);
-  int fd, one = 1, errsv;
+  int fd, r;
   char *where;
 
   if (!g_socket_address_to_native (sa, &ss, sizeof ss, error))
@@ -90,23 +88,23 @@ listen_on (GInetAddress    *address,
       g_object_unref (sa);
       return -1;
     }
-  if (flags & EVL_SERVER_FLAGS_REUSE_ADDRESS)
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (flags & EVL_SERVER_FLAGS_REUSE_PORT)
-    setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  evl_os_sock_set_listen_options (fd, (flags & EVL_SERVER_FLAGS_REUSE_ADDRESS) != 0,
+                                  (flags & EVL_SERVER_FLAGS_REUSE_PORT) != 0);
   if (family == G_SOCKET_FAMILY_IPV6)
-    setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind (fd, (struct sockaddr *) &ss, size) == 0 && listen (fd, backlog) == 0)
+    evl_os_sock_set_option (fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  r = evl_os_sock_bind (fd, (struct sockaddr *) &ss, size);
+  if (r == 0)
+    r = evl_os_sock_listen (fd, backlog);
+  if (r == 0)
     {
       g_object_unref (sa);
       return fd;
     }
-  errsv = errno;
-  close (fd);
+  evl_os_sock_close (fd);
   where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (sa));
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                _("Cannot listen on %s: %s; pick another address or port"),
-               where, g_strerror (errsv));
+               where, g_strerror (-r));
   g_free (where);
   g_object_unref (sa);
   return -1;
@@ -118,7 +116,7 @@ close_fds (GArray *fds)
   guint i;
 
   for (i = 0; i < fds->len; i++)
-    close (g_array_index (fds, int, i));
+    evl_os_sock_close (g_array_index (fds, int, i));
   g_array_set_size (fds, 0);
 }
 
@@ -150,10 +148,9 @@ listen_all (ServerStart  *s,
               if (port == 0)
                 {
                   struct sockaddr_storage ss;
-                  socklen_t len = sizeof ss;
 
                   /* Every address gets the port the first one got. */
-                  if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0)
+                  if (evl_os_sock_getsockname (fd, &ss) > 0)
                     port = ntohs (ss.ss_family == AF_INET6
                                   ? ((struct sockaddr_in6 *) &ss)->sin6_port
                                   : ((struct sockaddr_in *) &ss)->sin_port);
@@ -267,6 +264,13 @@ create_server (EvlLoop             *loop,
 
   if (s == NULL)
     return;
+  if ((flags & EVL_SERVER_FLAGS_REUSE_PORT) && !EVL_OS_SOCK_HAS_REUSE_PORT)
+    {
+      server_start_free (s, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED,
+                                                 _("This platform has no SO_REUSEPORT: servers cannot "
+                                                   "share a port; do not pass EVL_SERVER_FLAGS_REUSE_PORT")));
+      return;
+    }
   s->host = g_strdup (host);
   s->port = port;
   s->backlog = backlog > 0 ? backlog : EVL_SERVER_DEFAULT_BACKLOG;
@@ -312,6 +316,11 @@ server_finish (EvlLoop       *loop,
  * %EVL_SERVER_DEFAULT_BACKLOG. It serves at once: each accepted connection
  * gets a protocol from @factory and a transport. Get the server with
  * [method@Evl.Loop.create_server_finish].
+ *
+ * On Windows, where `SO_REUSEADDR` would let other sockets bind the same
+ * port and take its connections, the listening sockets get
+ * `SO_EXCLUSIVEADDRUSE` instead, as in libuv and asyncio (a port with
+ * connections in TIME_WAIT can be bound there without an option).
  */
 void
 evl_loop_create_server_async (EvlLoop             *loop,
@@ -373,6 +382,10 @@ evl_loop_create_server_finish (EvlLoop       *loop,
  *
  * [method@Evl.Loop.create_server_async] with more options. Finish with
  * [method@Evl.Loop.create_server_full_finish].
+ *
+ * Windows has no `SO_REUSEPORT`: %EVL_SERVER_FLAGS_REUSE_PORT fails there
+ * with %EVL_LOOP_ERROR_NOT_SUPPORTED; %EVL_SERVER_FLAGS_REUSE_ADDRESS
+ * makes no difference there (see [method@Evl.Loop.create_server_async]).
  */
 void
 evl_loop_create_server_full_async (EvlLoop             *loop,
@@ -413,37 +426,6 @@ evl_loop_create_server_full_finish (EvlLoop       *loop,
   return server_finish (loop, result, evl_loop_create_server_full_async, error);
 }
 
-/* A socket file left at @path: a live server's (refuse) or a dead one's
- * (remove). Anything else at @path is left alone. */
-static gboolean
-clear_stale_socket (const char  *path,
-                    GError     **error)
-{
-  struct sockaddr_un sun = { 0 };
-  struct stat st;
-  int fd, r, errsv;
-
-  if (lstat (path, &st) < 0 || !S_ISSOCK (st.st_mode))
-    return TRUE;
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return TRUE;
-  sun.sun_family = AF_UNIX;
-  strncpy (sun.sun_path, path, sizeof sun.sun_path - 1);
-  r = connect (fd, (struct sockaddr *) &sun, sizeof sun);
-  errsv = errno;
-  close (fd);
-  if (r == 0 || errsv == EAGAIN || errsv == EINPROGRESS)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                   _("A server is listening on “%s” already; stop it or pick another path"), path);
-      return FALSE;
-    }
-  if (errsv == ECONNREFUSED)
-    unlink (path);
-  return TRUE;
-}
-
 /**
  * evl_loop_create_unix_server_async:
  * @loop: a loop
@@ -467,7 +449,8 @@ clear_stale_socket (const char  *path,
  * `bind()` gives it, 0777 less the process's umask: set a umask of 077,
  * or use a private directory, for a server only its user may reach.
  * [method@Evl.Server.close] removes the socket file. Finish with
- * [method@Evl.Loop.create_unix_server_finish].
+ * [method@Evl.Loop.create_unix_server_finish]. Not available on Windows:
+ * it fails with %EVL_LOOP_ERROR_NOT_SUPPORTED there.
  */
 void
 evl_loop_create_unix_server_async (EvlLoop             *loop,
@@ -495,7 +478,7 @@ evl_loop_create_unix_server_async (EvlLoop             *loop,
                         factory_notify, cancellable, callback, user_data);
   if (s == NULL)
     return;
-  if (!clear_stale_socket (path, &error))
+  if (!evl_unix_socket_supported (&error) || !evl_unix_socket_clear_stale (path, &error))
     {
       server_start_free (s, error);
       return;
@@ -507,17 +490,21 @@ evl_loop_create_unix_server_async (EvlLoop             *loop,
       server_start_free (s, error);
       return;
     }
-  fd = evl_net_socket (AF_UNIX, SOCK_STREAM, &error);
-  if (fd >= 0 &&
-      (bind (fd, (struct sockaddr *) &ss, g_socket_address_get_native_size (address)) < 0 ||
-       listen (fd, s->backlog) < 0))
+  fd = evl_net_socket (G_SOCKET_FAMILY_UNIX, SOCK_STREAM, &error);
+  if (fd >= 0)
     {
-      int errsv = errno;
+      int r = evl_os_sock_bind (fd, (struct sockaddr *) &ss,
+                                g_socket_address_get_native_size (address));
 
-      close (fd);
-      fd = -1;
-      g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot listen on “%s”: %s; pick another path"), path, g_strerror (errsv));
+      if (r == 0)
+        r = evl_os_sock_listen (fd, s->backlog);
+      if (r < 0)
+        {
+          evl_os_sock_close (fd);
+          fd = -1;
+          g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (-r),
+                       _("Cannot listen on “%s”: %s; pick another path"), path, g_strerror (-r));
+        }
     }
   g_object_unref (address);
   if (fd < 0)

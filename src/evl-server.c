@@ -5,15 +5,12 @@
 #include "evl-config.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "evl-loop-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
+#include "evl-os-sock-private.h"
+#include "evl-unix-socket-private.h"
 
 /**
  * EvlServer:
@@ -54,8 +51,7 @@ struct _EvlServer
   GPtrArray         *listeners;      /* Listener */
   GList             *addresses;      /* GSocketAddress */
   char              *unix_path;      /* unlinked on close if still ours */
-  dev_t              unix_dev;
-  ino_t              unix_ino;
+  EvlUnixSocketId    unix_id;        /* the socket file we created */
   GCancellable      *cancellable;    /* cancelled on close */
   guint              n_connections;
   gboolean           serving;
@@ -78,7 +74,7 @@ evl_server_finalize (GObject *object)
       Listener *l = self->listeners->pdata[i];
 
       if (l->fd >= 0)
-        close (l->fd);
+        evl_os_sock_close (l->fd);
       g_free (l);
     }
   g_ptr_array_unref (self->listeners);
@@ -215,15 +211,17 @@ listener_close (Listener *l)
     }
   if (l->fd >= 0 && !l->busy)
     {
-      close (l->fd);
+      evl_os_sock_close (l->fd);
       l->fd = -1;
       complete_waiters (l->server);
     }
   else if (l->fd >= 0)
     {
       /* Stop listening now (new connections are refused); the fd is
-       * closed once the accept in flight has reported. */
-      shutdown (l->fd, SHUT_RDWR);
+       * closed once the accept in flight has reported. (Windows cannot
+       * shut a listening socket down: there the cancelled accept reports
+       * soon and the socket is closed then.) */
+      evl_os_sock_shutdown (l->fd, EVL_OS_SHUT_RDWR);
     }
 }
 
@@ -239,15 +237,9 @@ server_close (EvlServer *self)
   g_cancellable_cancel (self->cancellable);
   for (i = 0; i < self->listeners->len; i++)
     listener_close (self->listeners->pdata[i]);
+  /* Only our own socket file: another server may have replaced it. */
   if (self->unix_path != NULL)
-    {
-      struct stat st;
-
-      /* Only our own socket file: another server may have replaced it. */
-      if (lstat (self->unix_path, &st) == 0 && S_ISSOCK (st.st_mode) &&
-          st.st_dev == self->unix_dev && st.st_ino == self->unix_ino)
-        unlink (self->unix_path);
-    }
+    evl_unix_socket_remove_if_same (self->unix_path, &self->unix_id);
   evl_net_factory_clear (&self->factory);
   complete_waiters (self);
 }
@@ -277,7 +269,7 @@ start_connection (EvlServer *self,
   if (protocol == NULL || !EVL_IS_PROTOCOL (protocol))
     {
       g_clear_object (&protocol);
-      close (fd);
+      evl_os_sock_close (fd);
       error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
                                    _("The server’s protocol factory returned no EvlProtocol; "
                                      "return a new object that implements it"));
@@ -340,12 +332,11 @@ accept_burst (Listener *l)
 
   for (i = 0; i < ACCEPT_BURST && l->fd >= 0 && !self->closed; i++)
     {
-      int one = 1;
-      int fd = accept4 (l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = evl_os_sock_accept (l->fd, NULL, NULL);
 
       if (fd < 0)
         return;
-      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      evl_os_sock_set_nodelay (fd);
       start_connection (self, fd);
     }
 }
@@ -366,16 +357,14 @@ accepted_cb (GObject      *source,
   if (self->closed || evl_loop_is_closed (self->loop))
     {
       if (fd >= 0)
-        close (fd);
+        evl_os_sock_close (fd);
       g_clear_error (&error);
       server_close (self);
       listener_close (l);
     }
   else if (fd >= 0)
     {
-      int one = 1;
-
-      setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      evl_os_sock_set_nodelay (fd);
       start_connection (self, fd);
       accept_burst (l);
       accept_next (l);
@@ -423,14 +412,8 @@ evl_server_new (EvlLoop            *loop,
   *factory = (EvlNetFactory) { NULL, NULL, NULL };
   if (unix_path != NULL)
     {
-      struct stat st;
-
       self->unix_path = g_strdup (unix_path);
-      if (lstat (unix_path, &st) == 0)
-        {
-          self->unix_dev = st.st_dev;
-          self->unix_ino = st.st_ino;
-        }
+      evl_unix_socket_get_id (unix_path, &self->unix_id);
     }
   return self;
 }
@@ -441,12 +424,13 @@ evl_server_add_listener (EvlServer *self,
 {
   Listener *l = g_new0 (Listener, 1);
   struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
+  gssize len;
 
   l->server = self;
   l->fd = fd;
   g_ptr_array_add (self->listeners, l);
-  if (getsockname (fd, (struct sockaddr *) &ss, &len) == 0 && len <= sizeof ss)
+  len = evl_os_sock_getsockname (fd, &ss);
+  if (len >= 0)
     {
       GSocketAddress *address = g_socket_address_new_from_native (&ss, len);
 

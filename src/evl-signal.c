@@ -1,12 +1,14 @@
-/* evl-signal.c: process-wide POSIX signal delivery to loops
+/* evl-signal.c: process-wide signal delivery to loops
+ *
+ * The per-signal table of the loops that watch a signal, shared by every
+ * platform; installing and removing the handler that feeds it is the
+ * platform's (evl-signal-unix.c, evl-signal-win32.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "evl-config.h"
 
-#include <errno.h>
 #include <signal.h>
-#include <string.h>
 
 #include "evl-loop-private.h"
 #include "evl-signal-private.h"
@@ -17,7 +19,7 @@
  * waits until no handler runs (handlers_active) before it frees anything,
  * so a handler never touches freed memory. */
 
-#define EVL_NSIG 65
+#define EVL_NSIG EVL_SIGNAL_NSIG
 #define MAX_TARGETS 8
 
 struct _EvlSignalTarget
@@ -30,7 +32,6 @@ struct _EvlSignalTarget
 };
 
 static EvlSignalTarget *targets[EVL_NSIG][MAX_TARGETS];
-static struct sigaction saved_actions[EVL_NSIG];
 static guint n_subscribers[EVL_NSIG];
 static gint handlers_active;
 static GMutex signal_lock;
@@ -41,57 +42,60 @@ evl_signal_max (void)
   return MIN (NSIG, EVL_NSIG);
 }
 
-static void
-evl_signal_handler (int        signum,
-                    siginfo_t *info,
-                    void      *context)
+void
+evl_signal_handler_enter (void)
 {
-  int saved_errno = errno;
-  struct sigaction *prev;
+  g_atomic_int_inc (&handlers_active);
+}
+
+void
+evl_signal_handler_leave (void)
+{
+  g_atomic_int_dec_and_test (&handlers_active);
+}
+
+gboolean
+evl_signal_deliver (int signum)
+{
+  gboolean delivered = FALSE;
   guint i;
 
-  g_atomic_int_inc (&handlers_active);
-  if (signum > 0 && signum < EVL_NSIG)
+  if (signum <= 0 || signum >= EVL_NSIG)
+    return FALSE;
+  for (i = 0; i < MAX_TARGETS; i++)
     {
-      for (i = 0; i < MAX_TARGETS; i++)
-        {
-          EvlSignalTarget *t = g_atomic_pointer_get (&targets[signum][i]);
+      EvlSignalTarget *t = g_atomic_pointer_get (&targets[signum][i]);
 
-          if (t == NULL)
-            continue;
-          g_atomic_int_set (&t->pending[signum], 1);
-          g_atomic_int_set (&t->any_pending, 1);
-          g_atomic_int_set (t->wake_pending, 1);
-          evl_wakeup_signal (t->wake_fd_write);
-        }
-
-      /* Chain to whoever handled the signal before us (GLib's unix signal
-       * handler, for instance); never to the default action. */
-      prev = &saved_actions[signum];
-      if (prev->sa_flags & SA_SIGINFO)
-        {
-          if (prev->sa_sigaction != NULL)
-            prev->sa_sigaction (signum, info, context);
-        }
-      else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN && prev->sa_handler != NULL)
-        prev->sa_handler (signum);
+      if (t == NULL)
+        continue;
+      g_atomic_int_set (&t->pending[signum], 1);
+      g_atomic_int_set (&t->any_pending, 1);
+      g_atomic_int_set (t->wake_pending, 1);
+      evl_wakeup_signal (t->wake_fd_write);
+      delivered = TRUE;
     }
-  g_atomic_int_dec_and_test (&handlers_active);
-  errno = saved_errno;
+  return delivered;
+}
+
+void
+evl_signal_set_invalid (GError **error,
+                        int      signum)
+{
+  g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
+               _("Signal %d cannot be caught; use a valid signal number other than SIGKILL and SIGSTOP"),
+               signum);
 }
 
 gboolean
 evl_signal_check_signum (int      signum,
                          GError **error)
 {
-  if (signum <= 0 || signum >= evl_signal_max () || signum == SIGKILL || signum == SIGSTOP)
+  if (signum <= 0 || signum >= evl_signal_max ())
     {
-      g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
-                   _("Signal %d cannot be caught; use a valid signal number other than SIGKILL and SIGSTOP"),
-                   signum);
+      evl_signal_set_invalid (error, signum);
       return FALSE;
     }
-  return TRUE;
+  return evl_signal_os_check (signum, error);
 }
 
 EvlSignalTarget *
@@ -131,18 +135,14 @@ evl_signal_target_watch (EvlSignalTarget  *target,
     }
   if (n_subscribers[signum] == 0)
     {
-      struct sigaction action;
+      char *why = evl_signal_os_install (signum);
 
-      memset (&action, 0, sizeof action);
-      action.sa_sigaction = evl_signal_handler;
-      action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-      sigemptyset (&action.sa_mask);
-      if (sigaction (signum, &action, &saved_actions[signum]) < 0)
+      if (why != NULL)
         {
-          int errsv = errno;
           g_mutex_unlock (&signal_lock);
           g_set_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
-                       _("Cannot handle signal %d: %s"), signum, g_strerror (errsv));
+                       _("Cannot handle signal %d: %s"), signum, why);
+          g_free (why);
           return FALSE;
         }
     }
@@ -175,10 +175,11 @@ evl_signal_target_unwatch (EvlSignalTarget *target,
       g_atomic_pointer_set (&targets[signum][i], NULL);
   target->watching[signum] = FALSE;
   if (--n_subscribers[signum] == 0)
-    sigaction (signum, &saved_actions[signum], NULL);
-  /* Under the lock: a handler still running may read saved_actions[],
-   * which the next watch of this signal (it takes the lock) overwrites.
-   * Handlers never take the lock, so this cannot deadlock. */
+    evl_signal_os_uninstall (signum);
+  /* Under the lock: a handler still running may read what the platform
+   * saved at install time (the previous sigaction), which the next watch
+   * of this signal (it takes the lock) overwrites. Handlers never take the
+   * lock, so this cannot deadlock. */
   wait_for_handlers ();
   g_mutex_unlock (&signal_lock);
   g_atomic_int_set (&target->pending[signum], 0);

@@ -106,6 +106,57 @@ test_not_supported (void)
   evl_test_close_loop (loop);
 }
 
+/* Several loops watch SIGTERM: each gets it; past the table's 8 loops per
+ * signal a loop is refused (EVL_LOOP_ERROR_FAILED); when the last loop
+ * stops watching, the C runtime's disposition is the default again. */
+static void
+test_many_loops (void)
+{
+  EvlLoop *loops[9];
+  gint hits[G_N_ELEMENTS (loops)];
+  GError *error = NULL;
+  void (*previous) (int);
+  guint i;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loops[0]);
+  evl_test_watchdog_start (60);
+  for (i = 1; i < G_N_ELEMENTS (loops); i++)
+    loops[i] = evl_test_new_loop ();
+  for (i = 0; i < G_N_ELEMENTS (loops); i++)
+    {
+      hits[i] = 0;
+      if (i < 8)
+        {
+          g_assert_true (evl_loop_add_signal_handler (loops[i], SIGTERM, got_signal_cb, &hits[i], NULL, &error));
+          g_assert_no_error (error);
+        }
+      else
+        {
+          g_assert_false (evl_loop_add_signal_handler (loops[i], SIGTERM, got_signal_cb, &hits[i], NULL, &error));
+          g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_FAILED);
+          g_clear_error (&error);
+        }
+    }
+
+  g_assert_cmpint (raise (SIGTERM), ==, 0);
+  for (i = 0; i < 8; i++)
+    {
+      g_assert_true (evl_test_run_until_flag (loops[i], (gboolean *) &hits[i], 10.0));
+      g_assert_cmpint (hits[i], ==, 1);
+    }
+  evl_test_run_for (loops[8], 0.001);
+  g_assert_cmpint (hits[8], ==, 0);
+
+  for (i = 0; i < 8; i++)
+    g_assert_true (evl_loop_remove_signal_handler (loops[i], SIGTERM));
+  previous = signal (SIGTERM, SIG_DFL);
+  g_assert_true (previous == SIG_DFL);
+
+  for (i = 0; i < G_N_ELEMENTS (loops); i++)
+    evl_test_close_loop (loops[i]);
+  evl_test_watchdog_cancel ();
+}
+
 int
 main (int    argc,
       char **argv)
@@ -115,6 +166,7 @@ main (int    argc,
   g_test_add_func ("/Evl/SignalsWin32/raise-sigterm", test_raise_sigterm);
   g_test_add_func ("/Evl/SignalsWin32/ctrl-break", test_ctrl_break);
   g_test_add_func ("/Evl/SignalsWin32/not-supported", test_not_supported);
+  g_test_add_func ("/Evl/SignalsWin32/many-loops", test_many_loops);
 
   return g_test_run ();
 }

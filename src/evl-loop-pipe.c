@@ -4,16 +4,14 @@
  */
 #include "evl-config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "evl-loop-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
+#include "evl-pipe-private.h"
 
-/* asyncio's unix_events.py connect_read_pipe/connect_write_pipe. */
+/* asyncio's unix_events.py connect_read_pipe/connect_write_pipe and
+ * windows_events.py's pipe transports; what a pipe fd is and how its
+ * bytes move is the platform's (evl-pipe-unix.c, evl-pipe-win32.c). */
 
 /* ---------------------------------------------------------------------- */
 /* pipes */
@@ -33,33 +31,14 @@ connect_pipe (EvlLoop             *loop,
   EvlOperation *op = evl_operation_new (loop, tag, callback, user_data);
   EvlNetFactory f = { factory, factory_data, factory_notify };
   GError *error = NULL;
-  struct stat st;
-  int fl;
 
   if (!evl_net_can_start (loop, cancellable, &error))
-    ;
-  else if (fd < 0 || fstat (fd, &st) < 0)
-    g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
-                 _("File descriptor %d is not valid; pass an open pipe"), fd);
-  else if (!S_ISFIFO (st.st_mode) && !S_ISSOCK (st.st_mode) && !S_ISCHR (st.st_mode))
-    g_set_error (&error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID,
-                 _("File descriptor %d is not a pipe, socket or character device; "
-                   "regular files are always ready and cannot be watched"), fd);
-  else if ((fl = fcntl (fd, F_GETFL)) < 0 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-           fcntl (fd, F_SETFD, FD_CLOEXEC) < 0)
     {
-      int errsv = errno;
-
-      g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot make file descriptor %d non-blocking: %s"), fd, g_strerror (errsv));
-    }
-
-  if (error != NULL)
-    {
-      if (fd >= 0)
-        close (fd);
+      evl_pipe_close_fd (fd);
       evl_operation_return_error (op, error);
     }
+  else if (!evl_pipe_prepare_fd (fd, flags, &error))
+    evl_operation_return_error (op, error);
   else
     {
       /* A socket given as a pipe stays a pipe transport in one direction,

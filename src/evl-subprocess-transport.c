@@ -4,17 +4,12 @@
  */
 #include "evl-config.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <glib-unix.h>
-
 #include "evl-child-watch-private.h"
 #include "evl-loop-private.h"
 #include "evl-net-private.h"
 #include "evl-operation-private.h"
+#include "evl-pipe-private.h"
+#include "evl-process-private.h"
 #include "evl-stream-private.h"
 
 /**
@@ -261,7 +256,7 @@ subprocess_close (EvlTransport *transport)
     if (self->pipes[i] != NULL)
       evl_transport_close (EVL_TRANSPORT (self->pipes[i]));
   if (!self->exited && self->watch != NULL && !evl_child_watch_poll (self->watch))
-    kill (self->pid, SIGKILL);
+    evl_process_send_signal (self->pid, SIGKILL, NULL);
   g_object_unref (self);
 }
 
@@ -282,11 +277,8 @@ loop_closed_cb (gpointer data)
   subprocess_close (EVL_TRANSPORT (self));
   if (!self->exited && self->watch != NULL)
     {
-      siginfo_t info;
-
       /* Killed with SIGKILL just now: reaping it does not wait long. */
-      while (waitid (P_PID, self->pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
-        ;
+      evl_process_wait_exited (self->pid);
       evl_child_watch_poll (self->watch);
     }
   g_object_unref (self);
@@ -300,6 +292,9 @@ evl_subprocess_transport_finalize (GObject *object)
 
   evl_loop_remove_close_hook (self->loop, &self->close_hook);
   g_clear_pointer (&self->watch, evl_child_watch_free);
+  /* Windows: closes the process HANDLE (nothing on Unix). */
+  if (self->pid != (GPid) -1)
+    g_spawn_close_pid (self->pid);
   for (i = 0; i < 3; i++)
     {
       g_clear_object (&self->pipes[i]);
@@ -322,7 +317,7 @@ evl_subprocess_transport_class_init (EvlSubprocessTransportClass *klass)
 static void
 evl_subprocess_transport_init (EvlSubprocessTransport *self)
 {
-  self->pid = -1;
+  self->pid = (GPid) -1;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -351,13 +346,13 @@ subprocess_spawn (EvlLoop                      *loop,
                   gpointer                      factory_data,
                   GDestroyNotify                factory_notify,
                   const char * const           *argv,
+                  const char                   *shell_command,
                   EvlSubprocessStdio            modes[3],
                   GCancellable                 *cancellable,
                   GAsyncReadyCallback           callback,
                   gpointer                      user_data)
 {
   EvlOperation *op = evl_operation_new (loop, tag, callback, user_data);
-  GSpawnFlags flags = G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_CLOEXEC_PIPES;
   int pipe_fds[3] = { -1, -1, -1 };
   EvlSubprocessTransport *self = NULL;
   EvlSubprocessProtocol *protocol = NULL;
@@ -369,25 +364,7 @@ subprocess_spawn (EvlLoop                      *loop,
   if (!evl_net_can_start (loop, cancellable, &error))
     goto out;
 
-  if (modes[0] == EVL_SUBPROCESS_STDIO_DEVNULL)
-    flags |= G_SPAWN_STDIN_FROM_DEV_NULL;
-  else if (modes[0] == EVL_SUBPROCESS_STDIO_INHERIT)
-    flags |= G_SPAWN_CHILD_INHERITS_STDIN;
-  if (modes[1] == EVL_SUBPROCESS_STDIO_DEVNULL)
-    flags |= G_SPAWN_STDOUT_TO_DEV_NULL;
-  else if (modes[1] == EVL_SUBPROCESS_STDIO_INHERIT)
-    flags |= G_SPAWN_CHILD_INHERITS_STDOUT;
-  if (modes[2] == EVL_SUBPROCESS_STDIO_DEVNULL)
-    flags |= G_SPAWN_STDERR_TO_DEV_NULL;
-  else if (modes[2] == EVL_SUBPROCESS_STDIO_INHERIT)
-    flags |= G_SPAWN_CHILD_INHERITS_STDERR;
-
-  if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, flags, NULL, NULL,
-                                         -1, -1, -1, NULL, NULL, 0, &pid,
-                                         modes[0] == EVL_SUBPROCESS_STDIO_PIPE ? &pipe_fds[0] : NULL,
-                                         modes[1] == EVL_SUBPROCESS_STDIO_PIPE ? &pipe_fds[1] : NULL,
-                                         modes[2] == EVL_SUBPROCESS_STDIO_PIPE ? &pipe_fds[2] : NULL,
-                                         &error))
+  if (!evl_process_spawn (argv, shell_command, modes, &pid, pipe_fds, &error))
     goto out;
 
   self = g_object_new (EVL_TYPE_SUBPROCESS_TRANSPORT, "loop", loop, NULL);
@@ -398,14 +375,10 @@ subprocess_spawn (EvlLoop                      *loop,
   self->watch = evl_child_watch_new (loop, pid, child_exited, self, &error);
   if (self->watch == NULL)
     {
-      int status;
-
-      kill (pid, SIGKILL);
-      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
+      evl_process_kill_and_release (pid);
+      self->pid = (GPid) -1;
       for (i = 0; i < 3; i++)
-        if (pipe_fds[i] >= 0)
-          close (pipe_fds[i]);
+        evl_pipe_close_fd (pipe_fds[i]);
       self->alive_ref = FALSE;
       g_object_unref (self);
       g_clear_object (&self);
@@ -437,7 +410,6 @@ subprocess_spawn (EvlLoop                      *loop,
       pp->proc = g_object_ref (self);
       pp->fd = i;
       self->pipe_protocols[i] = pp;
-      g_unix_set_fd_nonblocking (pipe_fds[i], TRUE, NULL);
       self->pipes[i] = evl_stream_transport_new (loop, pipe_fds[i],
                                                  i == 0 ? EVL_STREAM_WRITE : EVL_STREAM_READ,
                                                  G_OBJECT (pp));
@@ -541,7 +513,7 @@ evl_loop_subprocess_exec_async (EvlLoop                      *loop,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   subprocess_spawn (loop, evl_loop_subprocess_exec_async, factory, factory_data, factory_notify,
-                    argv, modes, cancellable, callback, user_data);
+                    argv, NULL, modes, cancellable, callback, user_data);
 }
 
 /**
@@ -599,7 +571,6 @@ evl_loop_subprocess_shell_async (EvlLoop                      *loop,
                                  gpointer                      user_data)
 {
   EvlSubprocessStdio modes[3] = { stdin_mode, stdout_mode, stderr_mode };
-  const char *argv[] = { "/bin/sh", "-c", command, NULL };
 
   g_return_if_fail (EVL_IS_LOOP (loop));
   g_return_if_fail (factory != NULL);
@@ -607,7 +578,7 @@ evl_loop_subprocess_shell_async (EvlLoop                      *loop,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   subprocess_spawn (loop, evl_loop_subprocess_shell_async, factory, factory_data, factory_notify,
-                    argv, modes, cancellable, callback, user_data);
+                    NULL, command, modes, cancellable, callback, user_data);
 }
 
 /**
@@ -646,7 +617,7 @@ evl_loop_subprocess_shell_finish (EvlLoop                *loop,
 GPid
 evl_subprocess_transport_get_pid (EvlSubprocessTransport *self)
 {
-  g_return_val_if_fail (EVL_IS_SUBPROCESS_TRANSPORT (self), -1);
+  g_return_val_if_fail (EVL_IS_SUBPROCESS_TRANSPORT (self), (GPid) -1);
 
   return self->pid;
 }
@@ -730,19 +701,10 @@ evl_subprocess_transport_send_signal (EvlSubprocessTransport  *self,
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                    _("Child process %d has exited already; there is nothing to signal"),
-                   (int) self->pid);
+                   evl_process_get_id (self->pid));
       return FALSE;
     }
-  if (kill (self->pid, signum) < 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot send signal %d to child process %d: %s"),
-                   signum, (int) self->pid, g_strerror (errsv));
-      return FALSE;
-    }
-  return TRUE;
+  return evl_process_send_signal (self->pid, signum, error);
 }
 
 /**

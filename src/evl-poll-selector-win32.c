@@ -5,6 +5,7 @@
 #include "evl-config.h"
 
 #include "evl-winsock-wait-private.h"
+#include "evl-fd-table-private.h"
 #include "evl-selector-private.h"
 #include "evl-loop-private.h"
 
@@ -22,12 +23,8 @@ struct _EvlPollSelector
 {
   EvlSelector     parent_instance;
 
-  WSAPOLLFD      *pfds;       /* the watched sockets, in no particular order */
-  guint           n_pfds;
-  guint           pfds_alloc;
-  GHashTable     *index;      /* fd -> position in pfds + 1 */
-  guint           start;      /* where the next scan of the results begins */
-  EvlWinsockWait  wait;
+  EvlFdTable      table;      /* of WSAPOLLFD: the watched sockets */
+  EvlWinsockWait  wait;       /* and the HANDLEs */
 };
 
 G_DEFINE_FINAL_TYPE (EvlPollSelector, evl_poll_selector, EVL_TYPE_SELECTOR)
@@ -57,13 +54,6 @@ from_poll_events (short events)
   return ev;
 }
 
-static guint
-lookup (EvlPollSelector *self,
-        int              fd)
-{
-  return GPOINTER_TO_UINT (g_hash_table_lookup (self->index, GINT_TO_POINTER (fd)));
-}
-
 static gboolean
 evl_poll_selector_register_fd (EvlSelector    *selector,
                                int             fd,
@@ -71,23 +61,15 @@ evl_poll_selector_register_fd (EvlSelector    *selector,
                                GError        **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  WSAPOLLFD *pfd;
 
   if (!evl_winsock_is_socket (fd))
     return evl_winsock_wait_add_handle (&self->wait, fd, events, error);
-
-  if (self->n_pfds == self->pfds_alloc)
-    {
-      self->pfds_alloc = MAX (self->pfds_alloc * 2, 16);
-      self->pfds = g_renew (WSAPOLLFD, self->pfds, self->pfds_alloc);
-    }
-
-  self->pfds[self->n_pfds].fd = (SOCKET) fd;
-  self->pfds[self->n_pfds].events = to_poll_events (events);
-  self->pfds[self->n_pfds].revents = 0;
-  self->n_pfds++;
-  g_hash_table_insert (self->index, GINT_TO_POINTER (fd), GUINT_TO_POINTER (self->n_pfds));
+  pfd = evl_fd_table_add (&self->table, fd);
+  g_return_val_if_fail (pfd != NULL, FALSE);
+  pfd->fd = (SOCKET) fd;
+  pfd->events = to_poll_events (events);
   evl_winsock_wait_tie (&self->wait, fd);
-
   return TRUE;
 }
 
@@ -99,13 +81,12 @@ evl_poll_selector_modify_fd (EvlSelector    *selector,
                              GError        **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-  guint pos = lookup (self, fd);
+  WSAPOLLFD *pfd = evl_fd_table_lookup (&self->table, fd);
 
-  if (pos == 0 && evl_winsock_wait_modify_handle (&self->wait, fd, events))
+  if (pfd == NULL && evl_winsock_wait_modify_handle (&self->wait, fd, events))
     return TRUE;
-  g_return_val_if_fail (pos > 0, FALSE);
-
-  self->pfds[pos - 1].events = to_poll_events (events);
+  g_return_val_if_fail (pfd != NULL, FALSE);
+  pfd->events = to_poll_events (events);
   return TRUE;
 }
 
@@ -115,25 +96,11 @@ evl_poll_selector_unregister_fd (EvlSelector   *selector,
                                  EvlEventFlags  old_events)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-  guint pos = lookup (self, fd);
-  guint last;
 
-  if (pos == 0 && evl_winsock_wait_remove_handle (&self->wait, fd))
-    return;
-  g_return_if_fail (pos > 0);
-  pos--;
-
-  /* Swap-remove: move the last entry into the hole. */
-  last = self->n_pfds - 1;
-  if (pos != last)
-    {
-      self->pfds[pos] = self->pfds[last];
-      g_hash_table_insert (self->index, GINT_TO_POINTER ((int) self->pfds[pos].fd),
-                           GUINT_TO_POINTER (pos + 1));
-    }
-  g_hash_table_remove (self->index, GINT_TO_POINTER (fd));
-  self->n_pfds--;
-  evl_winsock_wait_untie (&self->wait, fd);
+  if (evl_fd_table_remove (&self->table, fd))
+    evl_winsock_wait_untie (&self->wait, fd);
+  else
+    g_return_if_fail (evl_winsock_wait_remove_handle (&self->wait, fd));
 }
 
 static int
@@ -143,14 +110,14 @@ poll_ms (EvlPollSelector *self,
 {
   int r;
 
-  if (self->n_pfds == 0)
+  if (self->table.n == 0)
     {
       /* WSAPoll() refuses an empty set. */
       if (timeout_ms != 0)
         evl_winsock_wait_block (&self->wait, timeout_ms < 0 ? -1 : (gint64) timeout_ms * 1000000);
       return 0;
     }
-  r = WSAPoll (self->pfds, self->n_pfds, timeout_ms);
+  r = WSAPoll ((WSAPOLLFD *) self->table.entries, self->table.n, timeout_ms);
   if (r < 0)
     {
       int code = WSAGetLastError ();
@@ -217,22 +184,20 @@ evl_poll_selector_select (EvlSelector       *selector,
     r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);
   if (r < 0)
     return -1;
-  if (r == 0 || self->n_pfds == 0 || n == n_events)
+  if (r == 0 || self->table.n == 0 || n == n_events)
     {
       evl_winsock_wait_done (&self->wait, n > 0);
       return (int) n;
     }
 
-  /* Begin where the last truncated scan stopped, so that a small @events
-   * array does not starve the fds at the end of the table. */
   n_ready = (guint) r;
-  i = self->start < self->n_pfds ? self->start : 0;
-  for (guint k = 0; k < self->n_pfds && n_ready > 0; k++)
+  i = evl_fd_table_scan_start (&self->table);
+  for (guint k = 0; k < self->table.n && n_ready > 0; k++)
     {
-      const WSAPOLLFD *pfd = &self->pfds[i];
+      const WSAPOLLFD *pfd = evl_fd_table_entry (&self->table, i);
       guint ready;
 
-      i = i + 1 < self->n_pfds ? i + 1 : 0;
+      i = evl_fd_table_next (&self->table, i);
       if (pfd->revents == 0)
         continue;
       n_ready--;
@@ -256,7 +221,7 @@ evl_poll_selector_select (EvlSelector       *selector,
       if (++n == n_events)
         break;
     }
-  self->start = i;
+  self->table.start = i;
   evl_winsock_wait_done (&self->wait, n > 0);
 
   return (int) n;
@@ -273,11 +238,9 @@ evl_poll_selector_finalize (GObject *object)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (object);
 
-  for (guint i = 0; i < self->n_pfds; i++)
-    evl_winsock_wait_untie (&self->wait, (int) self->pfds[i].fd);
-  g_clear_pointer (&self->pfds, g_free);
-  g_clear_pointer (&self->index, g_hash_table_unref);
-  self->n_pfds = self->pfds_alloc = 0;
+  for (guint i = 0; i < self->table.n; i++)
+    evl_winsock_wait_untie (&self->wait, self->table.fds[i]);
+  evl_fd_table_clear (&self->table);
   evl_winsock_wait_clear (&self->wait);
 
   G_OBJECT_CLASS (evl_poll_selector_parent_class)->finalize (object);
@@ -303,7 +266,7 @@ evl_poll_selector_class_init (EvlPollSelectorClass *klass)
 static void
 evl_poll_selector_init (EvlPollSelector *self)
 {
-  self->index = g_hash_table_new (NULL, NULL);
+  evl_fd_table_init (&self->table, sizeof (WSAPOLLFD));
   evl_winsock_wait_init (&self->wait);
 }
 

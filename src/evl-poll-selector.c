@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <time.h>
 
+#include "evl-fd-table-private.h"
 #include "evl-selector-private.h"
 #include "evl-loop-private.h"
 
@@ -25,12 +26,7 @@ struct _EvlPollSelector
 {
   EvlSelector    parent_instance;
 
-  struct pollfd *pfds;       /* the watched fds, in no particular order */
-  guint          n_pfds;
-  guint          pfds_alloc;
-  int           *index;      /* fd -> position in pfds, -1 if not watched */
-  guint          index_len;
-  guint          start;      /* where the next scan of the results begins */
+  EvlFdTable     table;      /* of struct pollfd */
 };
 
 G_DEFINE_FINAL_TYPE (EvlPollSelector, evl_poll_selector, EVL_TYPE_SELECTOR)
@@ -66,31 +62,11 @@ evl_poll_selector_register_fd (EvlSelector    *selector,
                                GError        **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  struct pollfd *pfd = evl_fd_table_add (&self->table, fd);
 
-  if ((guint) fd >= self->index_len)
-    {
-      guint len = MAX (self->index_len, 64);
-
-      while (len <= (guint) fd)
-        len = len < G_MAXUINT / 2 ? len * 2 : (guint) fd + 1;
-      self->index = g_renew (int, self->index, len);
-      for (guint i = self->index_len; i < len; i++)
-        self->index[i] = -1;
-      self->index_len = len;
-    }
-
-  if (self->n_pfds == self->pfds_alloc)
-    {
-      self->pfds_alloc = MAX (self->pfds_alloc * 2, 16);
-      self->pfds = g_renew (struct pollfd, self->pfds, self->pfds_alloc);
-    }
-
-  self->pfds[self->n_pfds].fd = fd;
-  self->pfds[self->n_pfds].events = to_poll_events (events);
-  self->pfds[self->n_pfds].revents = 0;
-  self->index[fd] = (int) self->n_pfds;
-  self->n_pfds++;
-
+  g_return_val_if_fail (pfd != NULL, FALSE);
+  pfd->fd = fd;
+  pfd->events = to_poll_events (events);
   return TRUE;
 }
 
@@ -102,11 +78,10 @@ evl_poll_selector_modify_fd (EvlSelector    *selector,
                              GError        **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
+  struct pollfd *pfd = evl_fd_table_lookup (&self->table, fd);
 
-  g_return_val_if_fail ((guint) fd < self->index_len, FALSE);
-  g_return_val_if_fail (self->index[fd] >= 0, FALSE);
-
-  self->pfds[self->index[fd]].events = to_poll_events (events);
+  g_return_val_if_fail (pfd != NULL, FALSE);
+  pfd->events = to_poll_events (events);
   return TRUE;
 }
 
@@ -116,22 +91,8 @@ evl_poll_selector_unregister_fd (EvlSelector   *selector,
                                  EvlEventFlags  old_events)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-  guint pos;
-  guint last;
 
-  g_return_if_fail ((guint) fd < self->index_len);
-  g_return_if_fail (self->index[fd] >= 0);
-
-  /* Swap-remove: move the last entry into the hole. */
-  pos = (guint) self->index[fd];
-  last = self->n_pfds - 1;
-  if (pos != last)
-    {
-      self->pfds[pos] = self->pfds[last];
-      self->index[self->pfds[pos].fd] = (int) pos;
-    }
-  self->index[fd] = -1;
-  self->n_pfds--;
+  g_return_if_fail (evl_fd_table_remove (&self->table, fd));
 }
 
 static int
@@ -146,7 +107,8 @@ poll_ns (EvlPollSelector *self,
       ts.tv_sec = timeout_ns / 1000000000;
       ts.tv_nsec = timeout_ns % 1000000000;
     }
-  return ppoll (self->pfds, self->n_pfds, timeout_ns >= 0 ? &ts : NULL, NULL);
+  return ppoll ((struct pollfd *) self->table.entries, self->table.n,
+                timeout_ns >= 0 ? &ts : NULL, NULL);
 #else
   int timeout_ms;
 
@@ -157,7 +119,7 @@ poll_ns (EvlPollSelector *self,
     timeout_ms = INT_MAX;
   else
     timeout_ms = (int) ((timeout_ns + 999999) / 1000000);
-  return poll (self->pfds, self->n_pfds, timeout_ms);
+  return poll ((struct pollfd *) self->table.entries, self->table.n, timeout_ms);
 #endif
 }
 
@@ -186,19 +148,17 @@ evl_poll_selector_select (EvlSelector       *selector,
                    g_strerror (errsv));
       return -1;
     }
-  if (r == 0 || self->n_pfds == 0)
+  if (r == 0 || self->table.n == 0)
     return 0;
 
-  /* Begin where the last truncated scan stopped, so that a small @events
-   * array does not starve the fds at the end of the table. */
   n_ready = (guint) r;
-  i = self->start < self->n_pfds ? self->start : 0;
-  for (guint k = 0; k < self->n_pfds && n_ready > 0; k++)
+  i = evl_fd_table_scan_start (&self->table);
+  for (guint k = 0; k < self->table.n && n_ready > 0; k++)
     {
-      const struct pollfd *pfd = &self->pfds[i];
+      const struct pollfd *pfd = evl_fd_table_entry (&self->table, i);
       guint ready;
 
-      i = i + 1 < self->n_pfds ? i + 1 : 0;
+      i = evl_fd_table_next (&self->table, i);
       if (pfd->revents == 0)
         continue;
       n_ready--;
@@ -222,7 +182,7 @@ evl_poll_selector_select (EvlSelector       *selector,
       if (++n == n_events)
         break;
     }
-  self->start = i;
+  self->table.start = i;
 
   return (int) n;
 }
@@ -232,9 +192,7 @@ evl_poll_selector_finalize (GObject *object)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (object);
 
-  g_clear_pointer (&self->pfds, g_free);
-  g_clear_pointer (&self->index, g_free);
-  self->n_pfds = self->pfds_alloc = self->index_len = 0;
+  evl_fd_table_clear (&self->table);
 
   G_OBJECT_CLASS (evl_poll_selector_parent_class)->finalize (object);
 }
@@ -259,6 +217,7 @@ evl_poll_selector_class_init (EvlPollSelectorClass *klass)
 static void
 evl_poll_selector_init (EvlPollSelector *self)
 {
+  evl_fd_table_init (&self->table, sizeof (struct pollfd));
 }
 
 /**

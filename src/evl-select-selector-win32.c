@@ -11,6 +11,7 @@
 #include "evl-config.h"
 
 #include "evl-winsock-wait-private.h"
+#include "evl-fd-table-private.h"
 #include "evl-selector-private.h"
 #include "evl-loop-private.h"
 
@@ -31,34 +32,19 @@ typedef struct
   SOCKET fd_array[];
 } EvlFdSet;
 
-typedef struct
-{
-  SOCKET        fd;
-  EvlEventFlags events;
-} Watched;
-
 struct _EvlSelectSelector
 {
   EvlSelector     parent_instance;
 
-  GArray         *watched;   /* Watched, in no particular order */
-  GHashTable     *index;     /* fd -> position in watched + 1 */
-  EvlFdSet       *read_set;  /* scratch, sized to watched->len */
+  EvlFdTable      table;     /* of EvlEventFlags: the watched sockets */
+  EvlFdSet       *read_set;  /* scratch, sized to the table */
   EvlFdSet       *write_set;
   EvlFdSet       *except_set;
   guint           sets_alloc;
-  guint           start;     /* where the next scan of the results begins */
-  EvlWinsockWait  wait;
+  EvlWinsockWait  wait;      /* and the HANDLEs */
 };
 
 G_DEFINE_FINAL_TYPE (EvlSelectSelector, evl_select_selector, EVL_TYPE_SELECTOR)
-
-static guint
-lookup (EvlSelectSelector *self,
-        int                fd)
-{
-  return GPOINTER_TO_UINT (g_hash_table_lookup (self->index, GINT_TO_POINTER (fd)));
-}
 
 static gboolean
 evl_select_selector_register_fd (EvlSelector    *selector,
@@ -67,12 +53,13 @@ evl_select_selector_register_fd (EvlSelector    *selector,
                                  GError        **error)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
-  Watched w = { (SOCKET) fd, events };
+  EvlEventFlags *watched;
 
   if (!evl_winsock_is_socket (fd))
     return evl_winsock_wait_add_handle (&self->wait, fd, events, error);
-  g_array_append_val (self->watched, w);
-  g_hash_table_insert (self->index, GINT_TO_POINTER (fd), GUINT_TO_POINTER (self->watched->len));
+  watched = evl_fd_table_add (&self->table, fd);
+  g_return_val_if_fail (watched != NULL, FALSE);
+  *watched = events;
   evl_winsock_wait_tie (&self->wait, fd);
   return TRUE;
 }
@@ -85,12 +72,12 @@ evl_select_selector_modify_fd (EvlSelector    *selector,
                                GError        **error)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
-  guint pos = lookup (self, fd);
+  EvlEventFlags *watched = evl_fd_table_lookup (&self->table, fd);
 
-  if (pos == 0 && evl_winsock_wait_modify_handle (&self->wait, fd, events))
+  if (watched == NULL && evl_winsock_wait_modify_handle (&self->wait, fd, events))
     return TRUE;
-  g_return_val_if_fail (pos > 0, FALSE);
-  g_array_index (self->watched, Watched, pos - 1).events = events;
+  g_return_val_if_fail (watched != NULL, FALSE);
+  *watched = events;
   return TRUE;
 }
 
@@ -100,24 +87,11 @@ evl_select_selector_unregister_fd (EvlSelector   *selector,
                                    EvlEventFlags  old_events)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
-  guint pos = lookup (self, fd);
-  guint last;
 
-  if (pos == 0 && evl_winsock_wait_remove_handle (&self->wait, fd))
-    return;
-  g_return_if_fail (pos > 0);
-  pos--;
-  last = self->watched->len - 1;
-  if (pos != last)
-    {
-      Watched *w = &g_array_index (self->watched, Watched, pos);
-
-      *w = g_array_index (self->watched, Watched, last);
-      g_hash_table_insert (self->index, GINT_TO_POINTER ((int) w->fd), GUINT_TO_POINTER (pos + 1));
-    }
-  g_array_set_size (self->watched, last);
-  g_hash_table_remove (self->index, GINT_TO_POINTER (fd));
-  evl_winsock_wait_untie (&self->wait, fd);
+  if (evl_fd_table_remove (&self->table, fd))
+    evl_winsock_wait_untie (&self->wait, fd);
+  else
+    g_return_if_fail (evl_winsock_wait_remove_handle (&self->wait, fd));
 }
 
 static gboolean
@@ -131,7 +105,7 @@ in_set (const EvlFdSet *set,
 static void
 fill_sets (EvlSelectSelector *self)
 {
-  guint n = self->watched->len;
+  guint n = self->table.n;
 
   if (n > self->sets_alloc)
     {
@@ -143,15 +117,16 @@ fill_sets (EvlSelectSelector *self)
   self->read_set->fd_count = self->write_set->fd_count = self->except_set->fd_count = 0;
   for (guint i = 0; i < n; i++)
     {
-      const Watched *w = &g_array_index (self->watched, Watched, i);
+      const EvlEventFlags *watched = evl_fd_table_entry (&self->table, i);
+      SOCKET fd = (SOCKET) self->table.fds[i];
 
-      if (w->events & EVL_EVENT_READ)
-        self->read_set->fd_array[self->read_set->fd_count++] = w->fd;
-      if (w->events & EVL_EVENT_WRITE)
+      if (*watched & EVL_EVENT_READ)
+        self->read_set->fd_array[self->read_set->fd_count++] = fd;
+      if (*watched & EVL_EVENT_WRITE)
         {
-          self->write_set->fd_array[self->write_set->fd_count++] = w->fd;
+          self->write_set->fd_array[self->write_set->fd_count++] = fd;
           /* A failed non-blocking connect() is reported in exceptfds. */
-          self->except_set->fd_array[self->except_set->fd_count++] = w->fd;
+          self->except_set->fd_array[self->except_set->fd_count++] = fd;
         }
     }
 }
@@ -251,14 +226,14 @@ evl_select_selector_select (EvlSelector       *selector,
         {
           /* A watched socket was closed: report each closed one as an
            * error to every interest, as the Unix select selector does. */
-          for (i = 0; i < self->watched->len && n < n_events; i++)
+          for (i = 0; i < self->table.n && n < n_events; i++)
             {
-              const Watched *w = &g_array_index (self->watched, Watched, i);
+              const EvlEventFlags *watched = evl_fd_table_entry (&self->table, i);
 
-              if (!evl_os_fd_is_open ((int) w->fd))
+              if (!evl_os_fd_is_open (self->table.fds[i]))
                 {
-                  events[n].fd = (int) w->fd;
-                  events[n].events = w->events | EVL_IO_ERROR;
+                  events[n].fd = self->table.fds[i];
+                  events[n].events = *watched | EVL_IO_ERROR;
                   events[n].data = NULL;
                   n++;
                 }
@@ -278,31 +253,32 @@ evl_select_selector_select (EvlSelector       *selector,
       return (int) n;
     }
 
-  len = self->watched->len;
-  i = self->start < len ? self->start : 0;
+  len = self->table.n;
+  i = evl_fd_table_scan_start (&self->table);
   for (guint k = 0; k < len && n < n_events; k++)
     {
-      const Watched *w = &g_array_index (self->watched, Watched, i);
+      EvlEventFlags watched = *(const EvlEventFlags *) evl_fd_table_entry (&self->table, i);
+      int fd = self->table.fds[i];
       EvlEventFlags ready = 0;
 
-      i = i + 1 < len ? i + 1 : 0;
-      if ((w->events & EVL_EVENT_READ) && in_set (self->read_set, w->fd))
+      i = evl_fd_table_next (&self->table, i);
+      if ((watched & EVL_EVENT_READ) && in_set (self->read_set, (SOCKET) fd))
         ready |= EVL_EVENT_READ;
-      if (w->events & EVL_EVENT_WRITE)
+      if (watched & EVL_EVENT_WRITE)
         {
-          if (in_set (self->write_set, w->fd))
+          if (in_set (self->write_set, (SOCKET) fd))
             ready |= EVL_EVENT_WRITE;
-          if (in_set (self->except_set, w->fd))
-            ready |= w->events | EVL_IO_ERROR;
+          if (in_set (self->except_set, (SOCKET) fd))
+            ready |= watched | EVL_IO_ERROR;
         }
       if (ready == 0)
         continue;
-      events[n].fd = (int) w->fd;
+      events[n].fd = fd;
       events[n].events = ready;
       events[n].data = NULL;
       n++;
     }
-  self->start = i;
+  self->table.start = i;
   evl_winsock_wait_done (&self->wait, n > 0);
   return (int) n;
 }
@@ -318,10 +294,9 @@ evl_select_selector_finalize (GObject *object)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (object);
 
-  for (guint i = 0; i < self->watched->len; i++)
-    evl_winsock_wait_untie (&self->wait, (int) g_array_index (self->watched, Watched, i).fd);
-  g_clear_pointer (&self->watched, g_array_unref);
-  g_clear_pointer (&self->index, g_hash_table_unref);
+  for (guint i = 0; i < self->table.n; i++)
+    evl_winsock_wait_untie (&self->wait, self->table.fds[i]);
+  evl_fd_table_clear (&self->table);
   g_clear_pointer (&self->read_set, g_free);
   g_clear_pointer (&self->write_set, g_free);
   g_clear_pointer (&self->except_set, g_free);
@@ -350,8 +325,7 @@ evl_select_selector_class_init (EvlSelectSelectorClass *klass)
 static void
 evl_select_selector_init (EvlSelectSelector *self)
 {
-  self->watched = g_array_new (FALSE, FALSE, sizeof (Watched));
-  self->index = g_hash_table_new (NULL, NULL);
+  evl_fd_table_init (&self->table, sizeof (EvlEventFlags));
   self->sets_alloc = 16;
   self->read_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
   self->write_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));

@@ -1,0 +1,92 @@
+/* evl-fd-table-private.h: the registration table of the poll and select
+ * selectors
+ *
+ * The watched fds (SOCKETs on Windows) as a dense array of entries, in no
+ * particular order, that the selector hands to its system call as it is
+ * (struct pollfd, WSAPOLLFD) or reads to build one (fd sets), with an
+ * index from fd to position. Removal moves the last entry into the hole.
+ * The index is an array for fds below EVL_FD_TABLE_DENSE_MAX (every POSIX
+ * fd in practice) and a hash table past it (Windows SOCKET and HANDLE
+ * values are not small numbers). Used by evl-poll-selector.c,
+ * evl-poll-selector-win32.c and evl-select-selector-win32.c.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define EVL_FD_TABLE_DENSE_MAX (1 << 20)
+
+typedef struct
+{
+  guint8     *entries;     /* n entries of entry_size bytes */
+  int        *fds;         /* the fd of each entry */
+  guint       n;
+  guint       alloc;
+  gsize       entry_size;
+  int        *index;       /* fd -> position, -1: not watched */
+  guint       index_len;
+  GHashTable *sparse;      /* fd -> position + 1, for the others */
+  guint       start;       /* where the next scan of the results begins */
+} EvlFdTable;
+
+void     evl_fd_table_init   (EvlFdTable *table,
+                              gsize       entry_size);
+void     evl_fd_table_clear  (EvlFdTable *table);
+/* Adds @fd, which is not in the table; returns its new entry, zeroed. The
+ * entries may move. */
+gpointer evl_fd_table_add    (EvlFdTable *table,
+                              int         fd);
+/* Removes @fd; FALSE if it was not in the table. */
+gboolean evl_fd_table_remove (EvlFdTable *table,
+                              int         fd);
+
+/* The position of @fd, -1 if it is not in the table. */
+static inline int
+evl_fd_table_position (const EvlFdTable *table,
+                       int               fd)
+{
+  if ((guint) fd < table->index_len)
+    return table->index[fd];
+  if (table->sparse != NULL)
+    return (int) GPOINTER_TO_UINT (g_hash_table_lookup (table->sparse, GINT_TO_POINTER (fd))) - 1;
+  return -1;
+}
+
+static inline gpointer
+evl_fd_table_entry (const EvlFdTable *table,
+                    guint             pos)
+{
+  return table->entries + pos * table->entry_size;
+}
+
+/* The entry of @fd, NULL if it is not in the table. */
+static inline gpointer
+evl_fd_table_lookup (const EvlFdTable *table,
+                     int               fd)
+{
+  int pos = evl_fd_table_position (table, fd);
+
+  return pos >= 0 ? evl_fd_table_entry (table, (guint) pos) : NULL;
+}
+
+/* Where a scan of the results begins: where the last truncated one
+ * stopped, so that a small events array does not starve the fds at the
+ * end of the table. Store the next position in table->start after it. */
+static inline guint
+evl_fd_table_scan_start (const EvlFdTable *table)
+{
+  return table->start < table->n ? table->start : 0;
+}
+
+static inline guint
+evl_fd_table_next (const EvlFdTable *table,
+                   guint             pos)
+{
+  return pos + 1 < table->n ? pos + 1 : 0;
+}
+
+G_END_DECLS

@@ -1,0 +1,112 @@
+/* evl-fd-table.c: the registration table of the poll and select selectors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "evl-config.h"
+
+#include <string.h>
+
+#include "evl-fd-table-private.h"
+
+void
+evl_fd_table_init (EvlFdTable *table,
+                   gsize       entry_size)
+{
+  memset (table, 0, sizeof *table);
+  table->entry_size = entry_size;
+}
+
+void
+evl_fd_table_clear (EvlFdTable *table)
+{
+  g_clear_pointer (&table->entries, g_free);
+  g_clear_pointer (&table->fds, g_free);
+  g_clear_pointer (&table->index, g_free);
+  g_clear_pointer (&table->sparse, g_hash_table_unref);
+  table->n = table->alloc = table->index_len = table->start = 0;
+}
+
+/* set_position() past the dense index's current length. */
+static void
+set_position_slow (EvlFdTable *table,
+                   int         fd,
+                   int         pos)
+{
+  if (fd >= 0 && fd < EVL_FD_TABLE_DENSE_MAX)
+    {
+      guint len = MAX (table->index_len, 64);
+      guint i;
+
+      while (len <= (guint) fd)
+        len *= 2;
+      len = MIN (len, (guint) EVL_FD_TABLE_DENSE_MAX);
+      table->index = g_renew (int, table->index, len);
+      for (i = table->index_len; i < len; i++)
+        table->index[i] = -1;
+      table->index_len = len;
+      table->index[fd] = pos;
+      return;
+    }
+  if (table->sparse == NULL)
+    table->sparse = g_hash_table_new (NULL, NULL);
+  if (pos < 0)
+    g_hash_table_remove (table->sparse, GINT_TO_POINTER (fd));
+  else
+    g_hash_table_insert (table->sparse, GINT_TO_POINTER (fd), GUINT_TO_POINTER ((guint) pos + 1));
+}
+
+static inline void
+set_position (EvlFdTable *table,
+              int         fd,
+              int         pos)
+{
+  if (G_LIKELY ((guint) fd < table->index_len))
+    table->index[fd] = pos;
+  else
+    set_position_slow (table, fd, pos);
+}
+
+gpointer
+evl_fd_table_add (EvlFdTable *table,
+                  int         fd)
+{
+  gpointer entry;
+
+  g_return_val_if_fail (evl_fd_table_position (table, fd) < 0, NULL);
+
+  if (table->n == table->alloc)
+    {
+      table->alloc = MAX (table->alloc * 2, 16);
+      table->entries = g_realloc_n (table->entries, table->alloc, table->entry_size);
+      table->fds = g_renew (int, table->fds, table->alloc);
+    }
+  entry = evl_fd_table_entry (table, table->n);
+  memset (entry, 0, table->entry_size);
+  table->fds[table->n] = fd;
+  set_position (table, fd, (int) table->n);
+  table->n++;
+  return entry;
+}
+
+gboolean
+evl_fd_table_remove (EvlFdTable *table,
+                     int         fd)
+{
+  int pos = evl_fd_table_position (table, fd);
+  guint last;
+
+  if (pos < 0)
+    return FALSE;
+  /* Swap-remove: move the last entry into the hole. */
+  last = table->n - 1;
+  if ((guint) pos != last)
+    {
+      memcpy (evl_fd_table_entry (table, (guint) pos), evl_fd_table_entry (table, last),
+              table->entry_size);
+      table->fds[pos] = table->fds[last];
+      set_position (table, table->fds[pos], pos);
+    }
+  set_position (table, fd, -1);
+  table->n--;
+  return TRUE;
+}

@@ -103,20 +103,15 @@ evl_poll_selector_unregister_fd (EvlSelector   *selector,
     g_return_if_fail (evl_winsock_wait_remove_handle (&self->wait, fd));
 }
 
+/* An EvlWinsockPollFunc. */
 static int
-poll_ms (EvlPollSelector *self,
-         int              timeout_ms,
-         GError         **error)
+poll_ms (gpointer   data,
+         int        timeout_ms,
+         GError   **error)
 {
+  EvlPollSelector *self = data;
   int r;
 
-  if (self->table.n == 0)
-    {
-      /* WSAPoll() refuses an empty set. */
-      if (timeout_ms != 0)
-        evl_winsock_wait_block (&self->wait, timeout_ms < 0 ? -1 : (gint64) timeout_ms * 1000000);
-      return 0;
-    }
   r = WSAPoll ((WSAPOLLFD *) self->table.entries, self->table.n, timeout_ms);
   if (r < 0)
     {
@@ -143,45 +138,8 @@ evl_poll_selector_select (EvlSelector       *selector,
   guint i;
   int r;
 
-  evl_winsock_wait_reset (&self->wait);
-  if (self->wait.handles->len > 0)
-    {
-      gint64 deadline;
-
-      /* HANDLEs too: their state and the sockets' now, else a wait for
-       * the event the sockets signal and the HANDLEs, then both again. */
-      r = poll_ms (self, 0, error);
-      n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
-      /* The event also wakes for socket events nobody asked for (the
-       * FD_WRITE of a socket watched for reading): wait again until
-       * something asked for is ready or the timeout is over. */
-      deadline = timeout_ns > 0 ? evl_os_monotonic_ns () + timeout_ns : timeout_ns;
-
-      while (r == 0 && n == 0 && timeout_ns != 0)
-        {
-          gint64 left = deadline < 0 ? -1 : MAX (deadline - evl_os_monotonic_ns (), 0);
-
-          evl_winsock_wait_reset (&self->wait);
-          evl_winsock_wait_block (&self->wait, left);
-          r = poll_ms (self, 0, error);
-          n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
-          if (left == 0)
-            break;
-        }
-    }
-  else if (evl_winsock_is_sub_ms (timeout_ns))
-    {
-      /* Winsock waits in whole milliseconds: a shorter wait polls until
-       * the deadline instead of sleeping a millisecond or more (without
-       * yielding the CPU: on a busy machine a yield costs a time slice,
-       * longer than the wait). */
-      gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
-
-      while ((r = poll_ms (self, 0, error)) == 0 && evl_os_monotonic_ns () < deadline)
-        YieldProcessor ();
-    }
-  else
-    r = poll_ms (self, evl_winsock_timeout_ms (timeout_ns), error);
+  r = evl_winsock_wait_select (&self->wait, self->table.n, timeout_ns, poll_ms, self,
+                               events, n_events, &n, error);
   if (r < 0)
     return -1;
   if (r == 0 || self->table.n == 0 || n == n_events)

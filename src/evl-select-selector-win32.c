@@ -41,6 +41,7 @@ struct _EvlSelectSelector
   EvlFdSet       *write_set;
   EvlFdSet       *except_set;
   guint           sets_alloc;
+  int             select_error;  /* of the last failed select() */
   EvlWinsockWait  wait;      /* and the HANDLEs */
 };
 
@@ -131,16 +132,36 @@ fill_sets (EvlSelectSelector *self)
     }
 }
 
-/* A zero-timeout select() of the filled sets; 0 when they are empty. */
+/* An EvlWinsockPollFunc: select() of the watched sockets (the sets are
+ * filled again each time: select() changes them); 0 when no socket is
+ * watched for anything. A failure leaves the Winsock error in
+ * self->select_error. */
 static int
-select_now (EvlSelectSelector *self)
+select_ms (gpointer   data,
+           int        timeout_ms,
+           GError   **error)
 {
-  struct timeval zero = { 0, 0 };
+  EvlSelectSelector *self = data;
+  struct timeval tv;
+  int r;
 
+  fill_sets (self);
   if (self->read_set->fd_count + self->write_set->fd_count == 0)
-    return 0;
-  return select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
-                 (fd_set *) self->except_set, &zero);
+    {
+      if (timeout_ms != 0)
+        evl_winsock_wait_block (&self->wait, timeout_ms < 0 ? -1 : (gint64) timeout_ms * 1000000);
+      return 0;
+    }
+  if (timeout_ms >= 0)
+    {
+      tv.tv_sec = timeout_ms / 1000;
+      tv.tv_usec = (timeout_ms % 1000) * 1000;
+    }
+  r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
+              (fd_set *) self->except_set, timeout_ms >= 0 ? &tv : NULL);
+  if (r < 0)
+    self->select_error = WSAGetLastError ();
+  return r;
 }
 
 static int
@@ -151,75 +172,14 @@ evl_select_selector_select (EvlSelector       *selector,
                             GError           **error)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
-  int ms = evl_winsock_timeout_ms (timeout_ns);
-  struct timeval tv;
   guint n = 0, len, i;
   int r;
 
-  evl_winsock_wait_reset (&self->wait);
-  fill_sets (self);
-  if (self->wait.handles->len > 0)
-    {
-      gint64 deadline;
-
-      /* HANDLEs too: their state and the sockets' now, else a wait for
-       * the event the sockets signal and the HANDLEs, then both again. */
-      n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
-      r = select_now (self);
-      /* The event also wakes for socket events nobody asked for (the
-       * FD_WRITE of a socket watched for reading): wait again until
-       * something asked for is ready or the timeout is over. */
-      deadline = timeout_ns > 0 ? evl_os_monotonic_ns () + timeout_ns : timeout_ns;
-
-      while (r == 0 && n == 0 && timeout_ns != 0)
-        {
-          gint64 left = deadline < 0 ? -1 : MAX (deadline - evl_os_monotonic_ns (), 0);
-
-          evl_winsock_wait_reset (&self->wait);
-          evl_winsock_wait_block (&self->wait, left);
-          fill_sets (self);
-          n = evl_winsock_wait_collect_handles (&self->wait, events, 0, n_events);
-          r = select_now (self);
-          if (left == 0)
-            break;
-        }
-    }
-  else if (self->read_set->fd_count + self->write_set->fd_count == 0)
-    {
-      /* select() refuses empty sets. */
-      if (ms != 0)
-        evl_winsock_wait_block (&self->wait, timeout_ns);
-      return 0;
-    }
-  else if (evl_winsock_is_sub_ms (timeout_ns))
-    {
-      /* Winsock's select() sleeps in whole milliseconds (or more): a
-       * shorter wait polls until the deadline instead (without yielding
-       * the CPU: on a busy machine a yield costs a time slice). */
-      gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
-
-      tv.tv_sec = tv.tv_usec = 0;
-      while ((r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
-                          (fd_set *) self->except_set, &tv)) == 0 &&
-             evl_os_monotonic_ns () < deadline)
-        {
-          YieldProcessor ();
-          fill_sets (self);
-        }
-    }
-  else
-    {
-      if (ms >= 0)
-        {
-          tv.tv_sec = ms / 1000;
-          tv.tv_usec = (ms % 1000) * 1000;
-        }
-      r = select (0, (fd_set *) self->read_set, (fd_set *) self->write_set,
-                  (fd_set *) self->except_set, ms >= 0 ? &tv : NULL);
-    }
+  r = evl_winsock_wait_select (&self->wait, self->table.n, timeout_ns, select_ms, self,
+                               events, n_events, &n, NULL);
   if (r < 0)
     {
-      int code = WSAGetLastError ();
+      int code = self->select_error;
       char *msg;
 
       if (code == WSAENOTSOCK)

@@ -89,4 +89,30 @@ evl_winsock_is_sub_ms (gint64 timeout_ns)
 /* Milliseconds for Winsock, rounded up: never wake before the timeout. */
 int      evl_winsock_timeout_ms    (gint64          timeout_ns);
 
+/* Waits for the sockets of a selector (through @poll_sockets) and the
+ * HANDLEs of @wait together, as a selector's select() does, up to
+ * @timeout_ns (-1: no limit, 0: a poll).
+ *
+ * @poll_sockets (@data, timeout_ms, @error) waits up to timeout_ms (-1:
+ * no limit, 0: a poll) for the selector's @n_sockets sockets with
+ * WSAPoll() or select() and returns what that returns: a failure is -1,
+ * with @error set or the Winsock error left for the caller. It is called
+ * only when @n_sockets is not 0 (both calls refuse an empty set).
+ *
+ * Returns what the last @poll_sockets returned (0 when it was not
+ * called); the signalled HANDLEs are in @events, *@n_handles of them. */
+typedef int (*EvlWinsockPollFunc) (gpointer   data,
+                                   int        timeout_ms,
+                                   GError   **error);
+
+int      evl_winsock_wait_select   (EvlWinsockWait     *wait,
+                                    guint               n_sockets,
+                                    gint64              timeout_ns,
+                                    EvlWinsockPollFunc  poll_sockets,
+                                    gpointer            data,
+                                    EvlSelectorEvent   *events,
+                                    guint               n_events,
+                                    guint              *n_handles,
+                                    GError            **error);
+
 G_END_DECLS

@@ -217,3 +217,67 @@ evl_winsock_wait_get_fd (EvlWinsockWait *wait)
   /* A HANDLE value: what GLib's GPollFD.fd holds on Windows. */
   return wait->event != NULL ? (int) (gintptr) wait->event : -1;
 }
+
+int
+evl_winsock_wait_select (EvlWinsockWait     *wait,
+                         guint               n_sockets,
+                         gint64              timeout_ns,
+                         EvlWinsockPollFunc  poll_sockets,
+                         gpointer            data,
+                         EvlSelectorEvent   *events,
+                         guint               n_events,
+                         guint              *n_handles,
+                         GError            **error)
+{
+  guint n = 0;
+  int r = 0;
+
+  evl_winsock_wait_reset (wait);
+  if (wait->handles->len > 0)
+    {
+      gint64 deadline;
+
+      /* HANDLEs too: their state and the sockets' now, else a wait for
+       * the event the sockets signal and the HANDLEs, then both again. */
+      if (n_sockets > 0)
+        r = poll_sockets (data, 0, error);
+      n = evl_winsock_wait_collect_handles (wait, events, 0, n_events);
+      /* The event also wakes for socket events nobody asked for (the
+       * FD_WRITE of a socket watched for reading): wait again until
+       * something asked for is ready or the timeout is over. */
+      deadline = timeout_ns > 0 ? evl_os_monotonic_ns () + timeout_ns : timeout_ns;
+
+      while (r == 0 && n == 0 && timeout_ns != 0)
+        {
+          gint64 left = deadline < 0 ? -1 : MAX (deadline - evl_os_monotonic_ns (), 0);
+
+          evl_winsock_wait_reset (wait);
+          evl_winsock_wait_block (wait, left);
+          if (n_sockets > 0)
+            r = poll_sockets (data, 0, error);
+          n = evl_winsock_wait_collect_handles (wait, events, 0, n_events);
+          if (left == 0)
+            break;
+        }
+    }
+  else if (n_sockets == 0)
+    {
+      if (timeout_ns != 0)
+        evl_winsock_wait_block (wait, timeout_ns);
+    }
+  else if (evl_winsock_is_sub_ms (timeout_ns))
+    {
+      /* Winsock waits in whole milliseconds (or more): a shorter wait
+       * polls until the deadline instead of sleeping a millisecond or
+       * more (without yielding the CPU: on a busy machine a yield costs a
+       * time slice, longer than the wait). */
+      gint64 deadline = evl_os_monotonic_ns () + timeout_ns;
+
+      while ((r = poll_sockets (data, 0, error)) == 0 && evl_os_monotonic_ns () < deadline)
+        YieldProcessor ();
+    }
+  else
+    r = poll_sockets (data, evl_winsock_timeout_ms (timeout_ns), error);
+  *n_handles = n;
+  return r;
+}

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  guint8     *entries;     /* n entries of entry_size bytes */
+  gpointer    entries;     /* n entries of entry_size bytes */
   int        *fds;         /* the fd of each entry */
   guint       n;
   guint       alloc;
@@ -60,7 +60,7 @@ static inline gpointer
 evl_fd_table_entry (const EvlFdTable *table,
                     guint             pos)
 {
-  return table->entries + pos * table->entry_size;
+  return (guint8 *) table->entries + pos * table->entry_size;
 }
 
 /* The entry of @fd, NULL if it is not in the table. */

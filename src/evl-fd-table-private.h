@@ -14,7 +14,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <evloop-glib/evloop-glib.h>
 
 G_BEGIN_DECLS
 
@@ -72,6 +72,21 @@ evl_fd_table_lookup (const EvlFdTable *table,
 
   return pos >= 0 ? evl_fd_table_entry (table, (guint) pos) : NULL;
 }
+
+/* For the poll selectors, whose entries are struct pollfd (WSAPOLLFD on
+ * Windows) with their events and revents (shorts) at @events_offset and
+ * @revents_offset: adds the fds with revents to @events after the first
+ * @n, up to @n_events, with the private EVL_IO_ERROR and EVL_IO_HUP bits
+ * (evl-loop-private.h) for a failed or hung-up fd; @n_ready is what the
+ * poll returned. The scan begins where the last truncated one stopped.
+ * Returns the new count. */
+guint    evl_fd_table_collect_polled (EvlFdTable       *table,
+                                      gsize             events_offset,
+                                      gsize             revents_offset,
+                                      guint             n_ready,
+                                      EvlSelectorEvent *events,
+                                      guint             n,
+                                      guint             n_events);
 
 /* Where a scan of the results begins: where the last truncated one
  * stopped, so that a small events array does not starve the fds at the

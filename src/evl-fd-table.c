@@ -5,8 +5,15 @@
 #include "evl-config.h"
 
 #include <string.h>
+#include <glib.h>
+#ifdef G_OS_WIN32
+# include <gio/gnetworking.h>  /* WSAPoll's POLLIN is POLLRDNORM | POLLRDBAND */
+#else
+# include <poll.h>
+#endif
 
 #include "evl-fd-table-private.h"
+#include "evl-loop-private.h"
 
 void
 evl_fd_table_init (EvlFdTable *table,
@@ -109,4 +116,62 @@ evl_fd_table_remove (EvlFdTable *table,
   set_position (table, fd, -1);
   table->n--;
   return TRUE;
+}
+
+static EvlEventFlags
+from_poll_events (short events)
+{
+  EvlEventFlags ev = 0;
+
+  if (events & POLLIN)
+    ev |= EVL_EVENT_READ;
+  if (events & POLLOUT)
+    ev |= EVL_EVENT_WRITE;
+  return ev;
+}
+
+guint
+evl_fd_table_collect_polled (EvlFdTable       *table,
+                             gsize             events_offset,
+                             gsize             revents_offset,
+                             guint             n_ready,
+                             EvlSelectorEvent *events,
+                             guint             n,
+                             guint             n_events)
+{
+  guint i = evl_fd_table_scan_start (table);
+
+  for (guint k = 0; k < table->n && n_ready > 0 && n < n_events; k++)
+    {
+      const guint8 *entry = evl_fd_table_entry (table, i);
+      short asked = *(const short *) (entry + events_offset);
+      short revents = *(const short *) (entry + revents_offset);
+      EvlEventFlags ready;
+      int fd = table->fds[i];
+
+      i = evl_fd_table_next (table, i);
+      if (revents == 0)
+        continue;
+      n_ready--;
+
+      ready = from_poll_events (revents);
+      if (revents & (POLLERR | POLLHUP | POLLNVAL))
+        {
+          /* Let the callbacks of every interest see the failure. */
+          ready |= from_poll_events (asked);
+          if (revents & (POLLERR | POLLNVAL))
+            ready |= EVL_IO_ERROR;
+          if (revents & POLLHUP)
+            ready |= EVL_IO_HUP;
+        }
+      if (ready == 0)
+        continue;
+
+      events[n].fd = fd;
+      events[n].events = ready;
+      events[n].data = NULL;
+      n++;
+    }
+  table->start = i;
+  return n;
 }

@@ -42,18 +42,6 @@ to_poll_events (EvlEventFlags events)
   return ev;
 }
 
-static EvlEventFlags
-from_poll_events (short events)
-{
-  EvlEventFlags ev = 0;
-
-  if (events & (POLLRDNORM | POLLRDBAND))
-    ev |= EVL_EVENT_READ;
-  if (events & POLLWRNORM)
-    ev |= EVL_EVENT_WRITE;
-  return ev;
-}
-
 static gboolean
 evl_poll_selector_register_fd (EvlSelector    *selector,
                                int             fd,
@@ -133,9 +121,7 @@ evl_poll_selector_select (EvlSelector       *selector,
                           GError           **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-  guint n_ready;
   guint n = 0;
-  guint i;
   int r;
 
   r = evl_winsock_wait_select (&self->wait, self->table.n, timeout_ns, poll_ms, self,
@@ -148,38 +134,10 @@ evl_poll_selector_select (EvlSelector       *selector,
       return (int) n;
     }
 
-  n_ready = (guint) r;
-  i = evl_fd_table_scan_start (&self->table);
-  for (guint k = 0; k < self->table.n && n_ready > 0; k++)
-    {
-      const WSAPOLLFD *pfd = evl_fd_table_entry (&self->table, i);
-      guint ready;
-
-      i = evl_fd_table_next (&self->table, i);
-      if (pfd->revents == 0)
-        continue;
-      n_ready--;
-
-      ready = from_poll_events (pfd->revents);
-      if (pfd->revents & (POLLERR | POLLHUP | POLLNVAL))
-        {
-          /* Let the callbacks of every interest see the failure. */
-          ready |= from_poll_events (pfd->events);
-          if (pfd->revents & (POLLERR | POLLNVAL))
-            ready |= EVL_IO_ERROR;
-          if (pfd->revents & POLLHUP)
-            ready |= EVL_IO_HUP;
-        }
-      if (ready == 0)
-        continue;
-
-      events[n].fd = (int) pfd->fd;
-      events[n].events = ready;
-      events[n].data = NULL;
-      if (++n == n_events)
-        break;
-    }
-  self->table.start = i;
+  n = evl_fd_table_collect_polled (&self->table,
+                                   G_STRUCT_OFFSET (WSAPOLLFD, events),
+                                   G_STRUCT_OFFSET (WSAPOLLFD, revents),
+                                   (guint) r, events, n, n_events);
   evl_winsock_wait_done (&self->wait, n > 0);
 
   return (int) n;

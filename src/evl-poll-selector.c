@@ -43,18 +43,6 @@ to_poll_events (EvlEventFlags events)
   return ev;
 }
 
-static EvlEventFlags
-from_poll_events (short events)
-{
-  EvlEventFlags ev = 0;
-
-  if (events & POLLIN)
-    ev |= EVL_EVENT_READ;
-  if (events & POLLOUT)
-    ev |= EVL_EVENT_WRITE;
-  return ev;
-}
-
 static gboolean
 evl_poll_selector_register_fd (EvlSelector    *selector,
                                int             fd,
@@ -131,9 +119,6 @@ evl_poll_selector_select (EvlSelector       *selector,
                           GError           **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-  guint n_ready;
-  guint n = 0;
-  guint i;
   int r;
 
   r = poll_ns (self, timeout_ns);
@@ -151,40 +136,10 @@ evl_poll_selector_select (EvlSelector       *selector,
   if (r == 0 || self->table.n == 0)
     return 0;
 
-  n_ready = (guint) r;
-  i = evl_fd_table_scan_start (&self->table);
-  for (guint k = 0; k < self->table.n && n_ready > 0; k++)
-    {
-      const struct pollfd *pfd = evl_fd_table_entry (&self->table, i);
-      guint ready;
-
-      i = evl_fd_table_next (&self->table, i);
-      if (pfd->revents == 0)
-        continue;
-      n_ready--;
-
-      ready = from_poll_events (pfd->revents);
-      if (pfd->revents & (POLLERR | POLLHUP | POLLNVAL))
-        {
-          /* Let the callbacks of every interest see the failure. */
-          ready |= from_poll_events (pfd->events);
-          if (pfd->revents & (POLLERR | POLLNVAL))
-            ready |= EVL_IO_ERROR;
-          if (pfd->revents & POLLHUP)
-            ready |= EVL_IO_HUP;
-        }
-      if (ready == 0)
-        continue;
-
-      events[n].fd = pfd->fd;
-      events[n].events = ready;
-      events[n].data = NULL;
-      if (++n == n_events)
-        break;
-    }
-  self->table.start = i;
-
-  return (int) n;
+  return (int) evl_fd_table_collect_polled (&self->table,
+                                            G_STRUCT_OFFSET (struct pollfd, events),
+                                            G_STRUCT_OFFSET (struct pollfd, revents),
+                                            (guint) r, events, 0, n_events);
 }
 
 static void

@@ -5,7 +5,6 @@
 #include "evl-config.h"
 
 #include "evl-winsock-wait-private.h"
-#include "evl-fd-table-private.h"
 #include "evl-selector-private.h"
 #include "evl-loop-private.h"
 
@@ -23,8 +22,7 @@ struct _EvlPollSelector
 {
   EvlSelector     parent_instance;
 
-  EvlFdTable      table;      /* of WSAPOLLFD: the watched sockets */
-  EvlWinsockWait  wait;       /* and the HANDLEs */
+  EvlWinsockWait  wait;       /* the sockets (WSAPOLLFD entries), the HANDLEs */
 };
 
 G_DEFINE_FINAL_TYPE (EvlPollSelector, evl_poll_selector, EVL_TYPE_SELECTOR)
@@ -51,13 +49,13 @@ evl_poll_selector_register_fd (EvlSelector    *selector,
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
   WSAPOLLFD *pfd;
 
-  if (!evl_winsock_is_socket (fd))
-    return evl_winsock_wait_add_handle (&self->wait, fd, events, error);
-  pfd = evl_fd_table_add (&self->table, fd);
-  g_return_val_if_fail (pfd != NULL, FALSE);
-  pfd->fd = (SOCKET) fd;
-  pfd->events = to_poll_events (events);
-  evl_winsock_wait_tie (&self->wait, fd);
+  if (!evl_winsock_wait_register (&self->wait, fd, events, (gpointer *) &pfd, error))
+    return FALSE;
+  if (pfd != NULL)
+    {
+      pfd->fd = (SOCKET) fd;
+      pfd->events = to_poll_events (events);
+    }
   return TRUE;
 }
 
@@ -69,12 +67,10 @@ evl_poll_selector_modify_fd (EvlSelector    *selector,
                              GError        **error)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-  WSAPOLLFD *pfd = evl_fd_table_lookup (&self->table, fd);
+  WSAPOLLFD *pfd = evl_winsock_wait_modify (&self->wait, fd, events);
 
-  if (pfd == NULL && evl_winsock_wait_modify_handle (&self->wait, fd, events))
-    return TRUE;
-  g_return_val_if_fail (pfd != NULL, FALSE);
-  pfd->events = to_poll_events (events);
+  if (pfd != NULL)
+    pfd->events = to_poll_events (events);
   return TRUE;
 }
 
@@ -83,12 +79,7 @@ evl_poll_selector_unregister_fd (EvlSelector   *selector,
                                  int            fd,
                                  EvlEventFlags  old_events)
 {
-  EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
-
-  if (evl_fd_table_remove (&self->table, fd))
-    evl_winsock_wait_untie (&self->wait, fd);
-  else
-    g_return_if_fail (evl_winsock_wait_remove_handle (&self->wait, fd));
+  evl_winsock_wait_unregister (&EVL_POLL_SELECTOR (selector)->wait, fd);
 }
 
 /* An EvlWinsockPollFunc. */
@@ -100,7 +91,7 @@ poll_ms (gpointer   data,
   EvlPollSelector *self = data;
   int r;
 
-  r = WSAPoll ((WSAPOLLFD *) self->table.entries, self->table.n, timeout_ms);
+  r = WSAPoll ((WSAPOLLFD *) self->wait.sockets.entries, self->wait.sockets.n, timeout_ms);
   if (r < 0)
     {
       int code = WSAGetLastError ();
@@ -124,17 +115,17 @@ evl_poll_selector_select (EvlSelector       *selector,
   guint n = 0;
   int r;
 
-  r = evl_winsock_wait_select (&self->wait, self->table.n, timeout_ns, poll_ms, self,
+  r = evl_winsock_wait_select (&self->wait, timeout_ns, poll_ms, self,
                                events, n_events, &n, error);
   if (r < 0)
     return -1;
-  if (r == 0 || self->table.n == 0 || n == n_events)
+  if (r == 0 || self->wait.sockets.n == 0 || n == n_events)
     {
       evl_winsock_wait_done (&self->wait, n > 0);
       return (int) n;
     }
 
-  n = evl_fd_table_collect_polled (&self->table,
+  n = evl_fd_table_collect_polled (&self->wait.sockets,
                                    G_STRUCT_OFFSET (WSAPOLLFD, events),
                                    G_STRUCT_OFFSET (WSAPOLLFD, revents),
                                    (guint) r, events, n, n_events);
@@ -154,9 +145,6 @@ evl_poll_selector_finalize (GObject *object)
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (object);
 
-  for (guint i = 0; i < self->table.n; i++)
-    evl_winsock_wait_untie (&self->wait, self->table.fds[i]);
-  evl_fd_table_clear (&self->table);
   evl_winsock_wait_clear (&self->wait);
 
   G_OBJECT_CLASS (evl_poll_selector_parent_class)->finalize (object);
@@ -182,8 +170,7 @@ evl_poll_selector_class_init (EvlPollSelectorClass *klass)
 static void
 evl_poll_selector_init (EvlPollSelector *self)
 {
-  evl_fd_table_init (&self->table, sizeof (WSAPOLLFD));
-  evl_winsock_wait_init (&self->wait);
+  evl_winsock_wait_init (&self->wait, sizeof (WSAPOLLFD));
 }
 
 /**

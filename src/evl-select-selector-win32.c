@@ -11,7 +11,6 @@
 #include "evl-config.h"
 
 #include "evl-winsock-wait-private.h"
-#include "evl-fd-table-private.h"
 #include "evl-selector-private.h"
 #include "evl-loop-private.h"
 
@@ -36,13 +35,12 @@ struct _EvlSelectSelector
 {
   EvlSelector     parent_instance;
 
-  EvlFdTable      table;     /* of EvlEventFlags: the watched sockets */
-  EvlFdSet       *read_set;  /* scratch, sized to the table */
+  EvlFdSet       *read_set;  /* scratch, sized to the sockets */
   EvlFdSet       *write_set;
   EvlFdSet       *except_set;
   guint           sets_alloc;
   int             select_error;  /* of the last failed select() */
-  EvlWinsockWait  wait;      /* and the HANDLEs */
+  EvlWinsockWait  wait;      /* the sockets (EvlEventFlags entries), the HANDLEs */
 };
 
 G_DEFINE_FINAL_TYPE (EvlSelectSelector, evl_select_selector, EVL_TYPE_SELECTOR)
@@ -56,12 +54,10 @@ evl_select_selector_register_fd (EvlSelector    *selector,
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
   EvlEventFlags *watched;
 
-  if (!evl_winsock_is_socket (fd))
-    return evl_winsock_wait_add_handle (&self->wait, fd, events, error);
-  watched = evl_fd_table_add (&self->table, fd);
-  g_return_val_if_fail (watched != NULL, FALSE);
-  *watched = events;
-  evl_winsock_wait_tie (&self->wait, fd);
+  if (!evl_winsock_wait_register (&self->wait, fd, events, (gpointer *) &watched, error))
+    return FALSE;
+  if (watched != NULL)
+    *watched = events;
   return TRUE;
 }
 
@@ -73,12 +69,10 @@ evl_select_selector_modify_fd (EvlSelector    *selector,
                                GError        **error)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
-  EvlEventFlags *watched = evl_fd_table_lookup (&self->table, fd);
+  EvlEventFlags *watched = evl_winsock_wait_modify (&self->wait, fd, events);
 
-  if (watched == NULL && evl_winsock_wait_modify_handle (&self->wait, fd, events))
-    return TRUE;
-  g_return_val_if_fail (watched != NULL, FALSE);
-  *watched = events;
+  if (watched != NULL)
+    *watched = events;
   return TRUE;
 }
 
@@ -87,12 +81,7 @@ evl_select_selector_unregister_fd (EvlSelector   *selector,
                                    int            fd,
                                    EvlEventFlags  old_events)
 {
-  EvlSelectSelector *self = EVL_SELECT_SELECTOR (selector);
-
-  if (evl_fd_table_remove (&self->table, fd))
-    evl_winsock_wait_untie (&self->wait, fd);
-  else
-    g_return_if_fail (evl_winsock_wait_remove_handle (&self->wait, fd));
+  evl_winsock_wait_unregister (&EVL_SELECT_SELECTOR (selector)->wait, fd);
 }
 
 static gboolean
@@ -106,7 +95,7 @@ in_set (const EvlFdSet *set,
 static void
 fill_sets (EvlSelectSelector *self)
 {
-  guint n = self->table.n;
+  guint n = self->wait.sockets.n;
 
   if (n > self->sets_alloc)
     {
@@ -118,8 +107,8 @@ fill_sets (EvlSelectSelector *self)
   self->read_set->fd_count = self->write_set->fd_count = self->except_set->fd_count = 0;
   for (guint i = 0; i < n; i++)
     {
-      const EvlEventFlags *watched = evl_fd_table_entry (&self->table, i);
-      SOCKET fd = (SOCKET) self->table.fds[i];
+      const EvlEventFlags *watched = evl_fd_table_entry (&self->wait.sockets, i);
+      SOCKET fd = (SOCKET) self->wait.sockets.fds[i];
 
       if (*watched & EVL_EVENT_READ)
         self->read_set->fd_array[self->read_set->fd_count++] = fd;
@@ -175,7 +164,7 @@ evl_select_selector_select (EvlSelector       *selector,
   guint n = 0, len, i;
   int r;
 
-  r = evl_winsock_wait_select (&self->wait, self->table.n, timeout_ns, select_ms, self,
+  r = evl_winsock_wait_select (&self->wait, timeout_ns, select_ms, self,
                                events, n_events, &n, NULL);
   if (r < 0)
     {
@@ -186,13 +175,13 @@ evl_select_selector_select (EvlSelector       *selector,
         {
           /* A watched socket was closed: report each closed one as an
            * error to every interest, as the Unix select selector does. */
-          for (i = 0; i < self->table.n && n < n_events; i++)
+          for (i = 0; i < self->wait.sockets.n && n < n_events; i++)
             {
-              const EvlEventFlags *watched = evl_fd_table_entry (&self->table, i);
+              const EvlEventFlags *watched = evl_fd_table_entry (&self->wait.sockets, i);
 
-              if (!evl_os_fd_is_open (self->table.fds[i]))
+              if (!evl_os_fd_is_open (self->wait.sockets.fds[i]))
                 {
-                  events[n].fd = self->table.fds[i];
+                  events[n].fd = self->wait.sockets.fds[i];
                   events[n].events = *watched | EVL_IO_ERROR;
                   events[n].data = NULL;
                   n++;
@@ -213,15 +202,15 @@ evl_select_selector_select (EvlSelector       *selector,
       return (int) n;
     }
 
-  len = self->table.n;
-  i = evl_fd_table_scan_start (&self->table);
+  len = self->wait.sockets.n;
+  i = evl_fd_table_scan_start (&self->wait.sockets);
   for (guint k = 0; k < len && n < n_events; k++)
     {
-      EvlEventFlags watched = *(const EvlEventFlags *) evl_fd_table_entry (&self->table, i);
-      int fd = self->table.fds[i];
+      EvlEventFlags watched = *(const EvlEventFlags *) evl_fd_table_entry (&self->wait.sockets, i);
+      int fd = self->wait.sockets.fds[i];
       EvlEventFlags ready = 0;
 
-      i = evl_fd_table_next (&self->table, i);
+      i = evl_fd_table_next (&self->wait.sockets, i);
       if ((watched & EVL_EVENT_READ) && in_set (self->read_set, (SOCKET) fd))
         ready |= EVL_EVENT_READ;
       if (watched & EVL_EVENT_WRITE)
@@ -238,7 +227,7 @@ evl_select_selector_select (EvlSelector       *selector,
       events[n].data = NULL;
       n++;
     }
-  self->table.start = i;
+  self->wait.sockets.start = i;
   evl_winsock_wait_done (&self->wait, n > 0);
   return (int) n;
 }
@@ -254,9 +243,6 @@ evl_select_selector_finalize (GObject *object)
 {
   EvlSelectSelector *self = EVL_SELECT_SELECTOR (object);
 
-  for (guint i = 0; i < self->table.n; i++)
-    evl_winsock_wait_untie (&self->wait, self->table.fds[i]);
-  evl_fd_table_clear (&self->table);
   g_clear_pointer (&self->read_set, g_free);
   g_clear_pointer (&self->write_set, g_free);
   g_clear_pointer (&self->except_set, g_free);
@@ -285,12 +271,11 @@ evl_select_selector_class_init (EvlSelectSelectorClass *klass)
 static void
 evl_select_selector_init (EvlSelectSelector *self)
 {
-  evl_fd_table_init (&self->table, sizeof (EvlEventFlags));
   self->sets_alloc = 16;
   self->read_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
   self->write_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
   self->except_set = g_malloc (sizeof (EvlFdSet) + self->sets_alloc * sizeof (SOCKET));
-  evl_winsock_wait_init (&self->wait);
+  evl_winsock_wait_init (&self->wait, sizeof (EvlEventFlags));
 }
 
 /**

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "evl-os-private.h"
+#include "evl-fd-table-private.h"
 
 #include <evloop-glib/evloop-glib.h>
 
@@ -32,9 +33,10 @@ G_BEGIN_DECLS
  * non-blocking while tied (they are, for the loop, anyway). */
 typedef struct
 {
-  HANDLE  event;    /* WSACreateEvent(); NULL if that failed */
-  GArray *handles;  /* WatchedHandle: the waitable HANDLEs watched */
-  HANDLE  fired;    /* the HANDLE the last block returned for, if any */
+  EvlFdTable  sockets;  /* the watched sockets, with the selector's entries */
+  HANDLE      event;    /* WSACreateEvent(); NULL if that failed */
+  GArray     *handles;  /* WatchedHandle: the waitable HANDLEs watched */
+  HANDLE      fired;    /* the HANDLE the last block returned for, if any */
 } EvlWinsockWait;
 
 /* The selectors also watch waitable HANDLEs (events, processes, GLib's
@@ -43,18 +45,23 @@ typedef struct
  * WaitForMultipleObjects(), so at most EVL_WINSOCK_MAX_HANDLES of them. */
 #define EVL_WINSOCK_MAX_HANDLES (MAXIMUM_WAIT_OBJECTS - 1)
 
-/* Whether @fd is a socket (else it may be a HANDLE). */
-gboolean evl_winsock_is_socket       (int             fd);
-gboolean evl_winsock_wait_add_handle (EvlWinsockWait *wait,
+/* The registrations of a selector: a socket gets an entry in
+ * wait->sockets (an EvlFdTable of @entry_size entries, see
+ * evl_winsock_wait_init()), stored in *@entry for the selector to fill,
+ * and is tied to the event; a HANDLE is watched by @wait itself (*@entry
+ * is then NULL). */
+gboolean evl_winsock_wait_register   (EvlWinsockWait *wait,
                                       int             fd,
                                       EvlEventFlags   events,
+                                      gpointer       *entry,
                                       GError        **error);
-/* Whether @fd is one of the watched HANDLEs (then modified/removed). */
-gboolean evl_winsock_wait_modify_handle (EvlWinsockWait *wait,
-                                         int             fd,
-                                         EvlEventFlags   events);
-gboolean evl_winsock_wait_remove_handle (EvlWinsockWait *wait,
-                                         int             fd);
+/* The entry of socket @fd for the selector to update, or NULL when @fd is
+ * a watched HANDLE (then updated here). */
+gpointer evl_winsock_wait_modify     (EvlWinsockWait *wait,
+                                      int             fd,
+                                      EvlEventFlags   events);
+void     evl_winsock_wait_unregister (EvlWinsockWait *wait,
+                                      int             fd);
 /* Adds the signalled HANDLEs (EVL_EVENT_READ) to @events from @n on;
  * returns the new count. Waiting takes an auto-reset event's signal. */
 guint    evl_winsock_wait_collect_handles (EvlWinsockWait   *wait,
@@ -62,12 +69,10 @@ guint    evl_winsock_wait_collect_handles (EvlWinsockWait   *wait,
                                            guint             n,
                                            guint             n_events);
 
-void     evl_winsock_wait_init     (EvlWinsockWait *wait);
+void     evl_winsock_wait_init     (EvlWinsockWait *wait,
+                                    gsize           entry_size);
+/* Unties the sockets still watched, too. */
 void     evl_winsock_wait_clear    (EvlWinsockWait *wait);
-void     evl_winsock_wait_tie      (EvlWinsockWait *wait,
-                                    int             fd);
-void     evl_winsock_wait_untie    (EvlWinsockWait *wait,
-                                    int             fd);
 /* Before the zero-timeout poll of a selection. */
 void     evl_winsock_wait_reset    (EvlWinsockWait *wait);
 /* After a selection: @reported says whether it reported a ready socket. */
@@ -94,10 +99,10 @@ int      evl_winsock_timeout_ms    (gint64          timeout_ns);
  * @timeout_ns (-1: no limit, 0: a poll).
  *
  * @poll_sockets (@data, timeout_ms, @error) waits up to timeout_ms (-1:
- * no limit, 0: a poll) for the selector's @n_sockets sockets with
- * WSAPoll() or select() and returns what that returns: a failure is -1,
- * with @error set or the Winsock error left for the caller. It is called
- * only when @n_sockets is not 0 (both calls refuse an empty set).
+ * no limit, 0: a poll) for the sockets (wait->sockets) with WSAPoll() or
+ * select() and returns what that returns: a failure is -1, with @error
+ * set or the Winsock error left for the caller. It is called only when
+ * there are sockets (both calls refuse an empty set).
  *
  * Returns what the last @poll_sockets returned (0 when it was not
  * called); the signalled HANDLEs are in @events, *@n_handles of them. */
@@ -106,7 +111,6 @@ typedef int (*EvlWinsockPollFunc) (gpointer   data,
                                    GError   **error);
 
 int      evl_winsock_wait_select   (EvlWinsockWait     *wait,
-                                    guint               n_sockets,
                                     gint64              timeout_ns,
                                     EvlWinsockPollFunc  poll_sockets,
                                     gpointer            data,

@@ -17,8 +17,8 @@ typedef struct
   EvlEventFlags events;
 } WatchedHandle;
 
-gboolean
-evl_winsock_is_socket (int fd)
+static gboolean
+is_socket (int fd)
 {
   int type = 0;
   int len = sizeof type;
@@ -40,11 +40,11 @@ find_handle (EvlWinsockWait *wait,
   return -1;
 }
 
-gboolean
-evl_winsock_wait_add_handle (EvlWinsockWait *wait,
-                             int             fd,
-                             EvlEventFlags   events,
-                             GError        **error)
+static gboolean
+add_handle (EvlWinsockWait *wait,
+            int             fd,
+            EvlEventFlags   events,
+            GError        **error)
 {
   WatchedHandle w = { (HANDLE) (gintptr) fd, events };
 
@@ -60,10 +60,10 @@ evl_winsock_wait_add_handle (EvlWinsockWait *wait,
   return TRUE;
 }
 
-gboolean
-evl_winsock_wait_modify_handle (EvlWinsockWait *wait,
-                                int             fd,
-                                EvlEventFlags   events)
+static gboolean
+modify_handle (EvlWinsockWait *wait,
+               int             fd,
+               EvlEventFlags   events)
 {
   int i = find_handle (wait, fd);
 
@@ -73,9 +73,9 @@ evl_winsock_wait_modify_handle (EvlWinsockWait *wait,
   return TRUE;
 }
 
-gboolean
-evl_winsock_wait_remove_handle (EvlWinsockWait *wait,
-                                int             fd)
+static gboolean
+remove_handle (EvlWinsockWait *wait,
+               int             fd)
 {
   int i = find_handle (wait, fd);
 
@@ -117,27 +117,20 @@ evl_winsock_wait_collect_handles (EvlWinsockWait   *wait,
 }
 
 void
-evl_winsock_wait_init (EvlWinsockWait *wait)
+evl_winsock_wait_init (EvlWinsockWait *wait,
+                       gsize           entry_size)
 {
   g_networking_init ();
+  evl_fd_table_init (&wait->sockets, entry_size);
   wait->handles = g_array_new (FALSE, FALSE, sizeof (WatchedHandle));
   wait->event = WSACreateEvent ();
   if (wait->event == WSA_INVALID_EVENT)
     wait->event = NULL;
 }
 
-void
-evl_winsock_wait_clear (EvlWinsockWait *wait)
-{
-  if (wait->event != NULL)
-    WSACloseEvent (wait->event);
-  wait->event = NULL;
-  g_clear_pointer (&wait->handles, g_array_unref);
-}
-
-void
-evl_winsock_wait_tie (EvlWinsockWait *wait,
-                      int             fd)
+static void
+tie (EvlWinsockWait *wait,
+     int             fd)
 {
   int saved = WSAGetLastError ();
 
@@ -146,9 +139,9 @@ evl_winsock_wait_tie (EvlWinsockWait *wait,
   WSASetLastError (saved);
 }
 
-void
-evl_winsock_wait_untie (EvlWinsockWait *wait,
-                        int             fd)
+static void
+untie (EvlWinsockWait *wait,
+       int             fd)
 {
   int saved = WSAGetLastError ();
 
@@ -156,6 +149,56 @@ evl_winsock_wait_untie (EvlWinsockWait *wait,
   if (wait->event != NULL)
     WSAEventSelect ((SOCKET) fd, NULL, 0);
   WSASetLastError (saved);
+}
+
+void
+evl_winsock_wait_clear (EvlWinsockWait *wait)
+{
+  for (guint i = 0; i < wait->sockets.n; i++)
+    untie (wait, wait->sockets.fds[i]);
+  evl_fd_table_clear (&wait->sockets);
+  if (wait->event != NULL)
+    WSACloseEvent (wait->event);
+  wait->event = NULL;
+  g_clear_pointer (&wait->handles, g_array_unref);
+}
+
+gboolean
+evl_winsock_wait_register (EvlWinsockWait *wait,
+                           int             fd,
+                           EvlEventFlags   events,
+                           gpointer       *entry,
+                           GError        **error)
+{
+  *entry = NULL;
+  if (!is_socket (fd))
+    return add_handle (wait, fd, events, error);
+  *entry = evl_fd_table_add (&wait->sockets, fd);
+  g_return_val_if_fail (*entry != NULL, FALSE);
+  tie (wait, fd);
+  return TRUE;
+}
+
+gpointer
+evl_winsock_wait_modify (EvlWinsockWait *wait,
+                         int             fd,
+                         EvlEventFlags   events)
+{
+  gpointer entry = evl_fd_table_lookup (&wait->sockets, fd);
+
+  if (entry == NULL)
+    g_return_val_if_fail (modify_handle (wait, fd, events), NULL);
+  return entry;
+}
+
+void
+evl_winsock_wait_unregister (EvlWinsockWait *wait,
+                             int             fd)
+{
+  if (evl_fd_table_remove (&wait->sockets, fd))
+    untie (wait, fd);
+  else
+    g_return_if_fail (remove_handle (wait, fd));
 }
 
 void
@@ -220,7 +263,6 @@ evl_winsock_wait_get_fd (EvlWinsockWait *wait)
 
 int
 evl_winsock_wait_select (EvlWinsockWait     *wait,
-                         guint               n_sockets,
                          gint64              timeout_ns,
                          EvlWinsockPollFunc  poll_sockets,
                          gpointer            data,
@@ -229,6 +271,7 @@ evl_winsock_wait_select (EvlWinsockWait     *wait,
                          guint              *n_handles,
                          GError            **error)
 {
+  guint n_sockets = wait->sockets.n;
   guint n = 0;
   int r = 0;
 

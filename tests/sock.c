@@ -1024,143 +1024,140 @@ test_cancel_after_done (void)
 
 /* Errors ------------------------------------------------------------------ */
 
+/* Starts an operation of @kind on @fd (connect: to a loopback port). */
+static void
+start_on_fd (EvlLoop       *loop,
+             OpKind         kind,
+             int            fd,
+             EvlTestWaiter *w)
+{
+  static guint8 buffer[4];
+
+  switch (kind)
+    {
+    case OP_RECV:
+      evl_loop_sock_recv_async (loop, fd, 10, NULL, evl_test_waiter_cb, w);
+      break;
+    case OP_RECV_INTO:
+      evl_loop_sock_recv_into_async (loop, fd, buffer, sizeof buffer, NULL, evl_test_waiter_cb, w);
+      break;
+    case OP_SENDALL:
+      {
+        GBytes *data = g_bytes_new_static ("x", 1);
+
+        evl_loop_sock_sendall_async (loop, fd, data, NULL, evl_test_waiter_cb, w);
+        g_bytes_unref (data);
+      }
+      break;
+    case OP_CONNECT:
+      {
+        GSocketAddress *address = loopback (G_SOCKET_FAMILY_IPV4, 9);
+
+        evl_loop_sock_connect_async (loop, fd, address, NULL, evl_test_waiter_cb, w);
+        g_object_unref (address);
+      }
+      break;
+    case OP_ACCEPT:
+      evl_loop_sock_accept_async (loop, fd, NULL, evl_test_waiter_cb, w);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static void
 test_closed_loop (void)
 {
-  GSocketAddress *address = loopback (G_SOCKET_FAMILY_IPV4, 9);
-  GBytes *data = g_bytes_new_static ("x", 1);
-  GError *error = NULL;
-  guint8 buffer[4];
   EvlLoop *loop;
   EvlTestWaiter w;
   int fds[2];
+  guint kind;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_socketpair (fds);
   g_assert_true (evl_loop_close (loop, NULL));
 
   /* Each fails at once, through its callback. */
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fds[0], 10, NULL, evl_test_waiter_cb, &w);
-  g_assert_true (w.done);
-  g_assert_null (evl_loop_sock_recv_finish (loop, w.result, &error));
-  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
+  for (kind = 0; kind < G_N_ELEMENTS (op_names); kind++)
+    {
+      GError *error;
 
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_recv_into_async (loop, fds[0], buffer, sizeof buffer, NULL, evl_test_waiter_cb, &w);
-  g_assert_true (w.done);
-  g_assert_cmpint (evl_loop_sock_recv_into_finish (loop, w.result, &error), ==, -1);
-  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
+      evl_test_waiter_init (&w, loop);
+      start_on_fd (loop, kind, fds[0], &w);
+      g_assert_true (w.done);
+      error = finish_error (loop, kind, w.result);
+      g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
+      g_error_free (error);
+      evl_test_waiter_clear (&w);
+    }
 
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_sendall_async (loop, fds[0], data, NULL, evl_test_waiter_cb, &w);
-  g_assert_true (w.done);
-  g_assert_false (evl_loop_sock_sendall_finish (loop, w.result, &error));
-  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, fds[0], address, NULL, evl_test_waiter_cb, &w);
-  g_assert_true (w.done);
-  g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
-  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_accept_async (loop, fds[0], NULL, evl_test_waiter_cb, &w);
-  g_assert_true (w.done);
-  g_assert_cmpint (evl_loop_sock_accept_finish (loop, w.result, NULL, &error), ==, -1);
-  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-
-  g_object_unref (address);
-  g_bytes_unref (data);
   evl_test_sock_close (fds[0]);
   evl_test_sock_close (fds[1]);
   evl_test_close_loop (loop);
 }
 
+/* Runs an operation of @kind on @fd, which must fail (from the loop, not
+ * from inside the call); returns its error. */
+static GError *
+failure_on_fd (EvlLoop *loop,
+               OpKind   kind,
+               int      fd)
+{
+  EvlTestWaiter w;
+  GError *error;
+
+  evl_test_waiter_init (&w, loop);
+  start_on_fd (loop, kind, fd, &w);
+  g_assert_false (w.done);
+  evl_test_waiter_wait (&w);
+  error = finish_error (loop, kind, w.result);
+  evl_test_waiter_clear (&w);
+  return error;
+}
+
 static void
 test_bad_fds (void)
 {
-  GSocketAddress *address = loopback (G_SOCKET_FAMILY_IPV4, 9);
-  GError *error = NULL;
+  GError *error;
   EvlLoop *loop;
-  EvlTestWaiter w;
-  int fd;
+  int fd, pipefds[2];
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
-  /* Negative: EVL_LOOP_ERROR_INVALID, from the loop. */
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, -1, 10, NULL, evl_test_waiter_cb, &w);
-  g_assert_false (w.done);
-  evl_test_waiter_wait (&w);
-  g_assert_null (evl_loop_sock_recv_finish (loop, w.result, &error));
+  /* Negative: EVL_LOOP_ERROR_INVALID. */
+  error = failure_on_fd (loop, OP_RECV, -1);
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
+  g_error_free (error);
 
   /* Not open: the OS error. */
   fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
   evl_test_sock_close (fd);
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_recv_async (loop, fd, 10, NULL, evl_test_waiter_cb, &w);
-  evl_test_waiter_wait (&w);
-  g_assert_null (evl_loop_sock_recv_finish (loop, w.result, &error));
-  g_assert_true (error != NULL && error->domain == G_IO_ERROR);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_accept_async (loop, fd, NULL, evl_test_waiter_cb, &w);
-  evl_test_waiter_wait (&w);
-  g_assert_cmpint (evl_loop_sock_accept_finish (loop, w.result, NULL, &error), ==, -1);
-  g_assert_true (error != NULL && error->domain == G_IO_ERROR);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
+  error = failure_on_fd (loop, OP_RECV, fd);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_error_free (error);
+  error = failure_on_fd (loop, OP_ACCEPT, fd);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_error_free (error);
 
   /* Not a socket: a pipe (a HANDLE on Windows). */
-  {
-    int pipefds[2];
-    GBytes *data = g_bytes_new_static ("x", 1);
-
-    evl_test_pipe (pipefds);
-    evl_test_waiter_init (&w, loop);
-    evl_loop_sock_sendall_async (loop, pipefds[1], data, NULL, evl_test_waiter_cb, &w);
-    evl_test_waiter_wait (&w);
-    g_assert_false (evl_loop_sock_sendall_finish (loop, w.result, &error));
-    g_assert_true (error != NULL && error->domain == G_IO_ERROR);
-    g_clear_error (&error);
-    evl_test_waiter_clear (&w);
-    g_bytes_unref (data);
-    evl_test_pipe_close (pipefds[0]);
-    evl_test_pipe_close (pipefds[1]);
-  }
+  evl_test_pipe (pipefds);
+  error = failure_on_fd (loop, OP_SENDALL, pipefds[1]);
+  g_assert_true (error->domain == G_IO_ERROR);
+  g_error_free (error);
+  evl_test_pipe_close (pipefds[0]);
+  evl_test_pipe_close (pipefds[1]);
 
   /* An address of the wrong family: IPv4 to an IPv6 socket (when this
    * machine has IPv6 sockets at all). */
   fd = evl_test_tcp_socket (G_SOCKET_FAMILY_IPV6);
   if (fd >= 0)
     {
-      evl_test_waiter_init (&w, loop);
-      evl_loop_sock_connect_async (loop, fd, address, NULL, evl_test_waiter_cb, &w);
-      evl_test_waiter_wait (&w);
-      g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
-      g_assert_true (error != NULL && error->domain == G_IO_ERROR);
-      g_clear_error (&error);
-      evl_test_waiter_clear (&w);
+      error = failure_on_fd (loop, OP_CONNECT, fd);
+      g_assert_true (error->domain == G_IO_ERROR);
+      g_error_free (error);
       evl_test_sock_close (fd);
     }
 
-  g_object_unref (address);
   evl_test_close_loop (loop);
 }
 

@@ -53,6 +53,12 @@
  * at once (no polling delay); from then on the loop's own waits wait on
  * that event too, so the helper never steals a wakeup from them.
  *
+ * Cross-thread wakeups (call_soon_threadsafe, stop, console control
+ * events) are packets with KEY_WAKEUP posted to the port
+ * (evl_wakeup_open_port()), at most one queued at a time: no socket pair,
+ * no watch, no read. The loop takes this channel as its wakeup
+ * (get_wakeup_fd()); dequeuing the packet lets the next one be posted.
+ *
  * Limits (also in the README's platform table):
  *  - A socket that belongs to another completion port (another loop's, or
  *    a library's) cannot be used by this loop: Windows cannot tell us, and
@@ -65,9 +71,6 @@
  *    when the handle is signalled, as for reading; pipes and files cannot
  *    be watched; their RECV/SEND (ReadFile/WriteFile) are not wired to
  *    the loop's pipe transports yet.
- *  - Cross-thread wakeups go through the loop's wakeup descriptor
- *    (evl-wakeup-win32.c), which the loop watches like any other; posts are
- *    coalesced by the base loop (one wakeup per burst).
  *  - Timeouts have millisecond resolution, rounded up, so a timer never
  *    fires early; Windows' own timer tick (15.6 ms by default) may still
  *    make it late. */
@@ -84,6 +87,7 @@
 
 #include "evl-loop-private.h"
 #include "evl-proactor-backend-private.h"
+#include "evl-wakeup-private.h"
 
 /* ---------------------------------------------------------------------- */
 /* AFD polling: an undocumented but stable interface of the socket driver
@@ -126,6 +130,7 @@ enum
   KEY_IO = 1,      /* overlapped I/O on a handle associated with the port */
   KEY_LOCAL,       /* posted by the backend: req->local_result */
   KEY_QUIT,        /* tells the GLib helper thread to stop */
+  KEY_WAKEUP,      /* a cross-thread wakeup (evl_wakeup_open_port) */
 };
 
 enum
@@ -187,6 +192,8 @@ struct _EvlIocpBackend
 
   EvlProactorOp             *all;     /* every op not finally completed */
   guint                      n_all;
+
+  int                        wake_fd;  /* evl_wakeup_open_port(); the loop closes it */
 
   /* the GLib helper (get_poll_fd) */
   GThread                   *helper;
@@ -748,6 +755,12 @@ handle_packet (EvlIocpBackend   *self,
   LONG status;
   int res;
 
+  if (entry->lpCompletionKey == KEY_WAKEUP)
+    {
+      /* The loop reads its posts after wait(): let the next one post. */
+      evl_wakeup_drain (self->wake_fd);
+      return;
+    }
   if (entry->lpCompletionKey == KEY_QUIT || entry->lpOverlapped == NULL)
     return;
   req = (IocpReq *) entry->lpOverlapped;
@@ -1002,6 +1015,12 @@ iocp_get_poll_fd (EvlProactorBackend *backend)
   return (int) (gintptr) self->ready_event;
 }
 
+static int
+iocp_get_wakeup_fd (EvlProactorBackend *backend)
+{
+  return ((EvlIocpBackend *) backend)->wake_fd;
+}
+
 static void
 stop_helper (EvlIocpBackend *self)
 {
@@ -1062,6 +1081,7 @@ static const EvlProactorBackendFuncs iocp_funcs = {
   .wait = iocp_wait,
   .flush = iocp_flush,
   .get_poll_fd = iocp_get_poll_fd,
+  .get_wakeup_fd = iocp_get_wakeup_fd,
   .close = iocp_close,
 };
 
@@ -1130,6 +1150,7 @@ evl_proactor_backend_new (GError **error)
 
   self = g_new0 (EvlIocpBackend, 1);
   self->parent.funcs = &iocp_funcs;
+  self->wake_fd = -1;
   g_mutex_init (&self->lock);
 
   probe = WSASocketW (AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
@@ -1154,6 +1175,14 @@ evl_proactor_backend_new (GError **error)
   if (self->port == NULL || self->ready_event == NULL || self->resume_event == NULL)
     {
       int errsv = errno_from_win32 (GetLastError ());
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot create an I/O completion port: %s"), g_strerror (errsv));
+      goto fail;
+    }
+  if (!evl_wakeup_open_port (self->port, KEY_WAKEUP, &self->wake_fd))
+    {
+      int errsv = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot create an I/O completion port: %s"), g_strerror (errsv));

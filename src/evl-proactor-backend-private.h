@@ -95,6 +95,12 @@ typedef struct
   /* An fd that is readable whenever wait() would deliver something (for
    * GLib's poll), or -1. */
   int  (*get_poll_fd) (EvlProactorBackend *self);
+  /* Optional: a wakeup channel of the backend's own (evl-wakeup-private.h)
+   * that wakes wait() with nothing to watch (IOCP: a packet posted to the
+   * port); the loop then uses it for its cross-thread wakeups and closes
+   * it after close(). NULL: the loop watches the platform's wakeup fd
+   * (io_uring: an eventfd, with a multishot poll). */
+  int  (*get_wakeup_fd) (EvlProactorBackend *self);
   /* Cancel everything in flight, deliver the final completions, free the
    * backend. */
   void (*close)       (EvlProactorBackend *self);
@@ -141,6 +147,13 @@ static inline int
 evl_proactor_backend_get_poll_fd (EvlProactorBackend *self)
 {
   return self->funcs->get_poll_fd (self);
+}
+
+/* The backend's own wakeup channel, or -1. */
+static inline int
+evl_proactor_backend_get_wakeup_fd (EvlProactorBackend *self)
+{
+  return self->funcs->get_wakeup_fd != NULL ? self->funcs->get_wakeup_fd (self) : -1;
 }
 
 static inline void

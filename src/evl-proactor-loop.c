@@ -83,6 +83,7 @@ struct _EvlProactorLoop
 
   EvlProactorBackend  *backend;
   int                  poll_fd;   /* the backend's fd for GLib, once asked for */
+  int                  wake_fd;   /* the backend's own wakeup channel, or -1 */
   PollWatch          **watches;   /* indexed by fd */
   guint                n_watches;
   PollWatch           *rearm;     /* one-shot polls to arm again */
@@ -273,8 +274,8 @@ proactor_io_update (EvlLoop  *loop,
       if (new_events == 0 && was_armed)
         evl_proactor_backend_flush (self->backend);
     }
-  if (new_events == 0)
-    return TRUE;
+  if (new_events == 0 || fd == self->wake_fd)
+    return TRUE;     /* the backend's own wakeup has nothing to watch */
   if (fd == self->poll_fd)
     {
       /* The fd the loop's own GLib source polls (a GLib context the loop
@@ -583,6 +584,16 @@ evl_proactor_loop_initable_init (GInitable     *initable,
   self->backend = evl_proactor_backend_new (error);
   if (self->backend == NULL)
     return FALSE;
+  /* A backend whose wait() other threads can wake directly (IOCP: a
+   * packet posted to the port) hands the loop its wakeup channel, which
+   * evl_loop_backend_ready() keeps instead of opening its own. */
+  self->wake_fd = evl_proactor_backend_get_wakeup_fd (self->backend);
+  if (self->wake_fd >= 0)
+    {
+      EvlLoopPrivate *priv = evl_loop_get_priv (EVL_LOOP (self));
+
+      priv->wake_fd = priv->wake_fd_write = self->wake_fd;
+    }
   if (!evl_loop_backend_ready (EVL_LOOP (self), error))
     {
       evl_loop_close (EVL_LOOP (self), NULL);
@@ -607,6 +618,7 @@ static void
 evl_proactor_loop_init (EvlProactorLoop *self)
 {
   self->poll_fd = -1;
+  self->wake_fd = -1;
 }
 
 /**

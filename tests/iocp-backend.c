@@ -3,7 +3,7 @@
  * overlapped socket operations (AcceptEx, ConnectEx, WSASend, WSARecv),
  * their cancellation (CancelIoEx) and close() with operations in flight,
  * which the loop's socket primitives reach once they are built for
- * Windows.
+ * Windows; and the cross-thread wakeup packets, coalesced.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -18,6 +18,7 @@
 
 #include "evl-loop-private.h"
 #include "evl-proactor-backend-private.h"
+#include "evl-wakeup-private.h"
 
 /* The library's own is internal: the backend compiled in here gets this
  * one (messages untranslated). */
@@ -96,6 +97,17 @@ backend_new (void)
   return b;
 }
 
+/* The loop closes the backend's wakeup channel after the backend; so do
+ * the tests. */
+static void
+backend_close (EvlProactorBackend *b)
+{
+  int wake_fd = evl_proactor_backend_get_wakeup_fd (b);
+
+  evl_proactor_backend_close (b);
+  evl_wakeup_close (wake_fd, wake_fd);
+}
+
 /* AcceptEx and ConnectEx (on an unbound socket: the backend binds it),
  * then 1 MiB through WSASend and WSARecv, and EOF. */
 static void
@@ -162,7 +174,7 @@ test_accept_connect_transfer (void)
   wait_for (b, &rcv);
   g_assert_cmpint (rcv.result, ==, 0);
 
-  evl_proactor_backend_close (b);
+  backend_close (b);
   closesocket (a);
   closesocket (c);
   closesocket (l);
@@ -186,7 +198,7 @@ test_connect_refused (void)
   evl_proactor_backend_submit (b, &con.op);
   wait_for (b, &con);
   g_assert_cmpint (con.result, ==, -ECONNREFUSED);
-  evl_proactor_backend_close (b);
+  backend_close (b);
   closesocket (c);
 }
 
@@ -231,7 +243,7 @@ test_cancel (void)
   g_assert_cmpint (rcv.result, ==, 5);
   g_assert_cmpmem (buf, 5, "hello", 5);
 
-  evl_proactor_backend_close (b);
+  backend_close (b);
   closesocket (a);
   closesocket (c);
   closesocket (l);
@@ -264,7 +276,7 @@ test_close_in_flight (void)
   evl_proactor_backend_submit (b, &poll.op);
   evl_proactor_backend_submit (b, &wait.op);
   g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 0);
-  evl_proactor_backend_close (b);
+  backend_close (b);
   g_assert_cmpuint (acc.n_final, ==, 1);
   g_assert_cmpuint (rcv.n_final, ==, 1);
   g_assert_cmpuint (poll.n_final, ==, 1);
@@ -315,7 +327,7 @@ test_polls (void)
   wait_for (b, &bad);
   g_assert_cmpint (bad.result, ==, -EBADF);
 
-  evl_proactor_backend_close (b);
+  backend_close (b);
   CloseHandle (event);
 }
 
@@ -345,7 +357,7 @@ test_poll_handle (void)
       ResetEvent (event);
     }
   g_assert_cmpuint (WaitForSingleObject (ready, 20), ==, WAIT_TIMEOUT);
-  evl_proactor_backend_close (b);
+  backend_close (b);
   CloseHandle (event);
 }
 
@@ -413,7 +425,7 @@ test_pipe (void)
   wait_for (b, &rcv);
   g_assert_cmpint (rcv.result, ==, -EINVAL);
 
-  evl_proactor_backend_close (b);
+  backend_close (b);
   CloseHandle (r);
   CloseHandle (w);
   CloseHandle (server);
@@ -432,7 +444,7 @@ test_gate_env (void)
   g_assert_nonnull (strstr (error->message, "EVL_NO_IOCP"));
   g_clear_error (&error);
   g_setenv ("EVL_NO_IOCP", "0", TRUE);
-  evl_proactor_backend_close (backend_new ());
+  backend_close (backend_new ());
   g_unsetenv ("EVL_NO_IOCP");
 }
 
@@ -496,7 +508,7 @@ test_many_in_flight (void)
         g_assert_cmpint (ops[i].result, ==, -ECANCELED);
     }
 
-  evl_proactor_backend_close (b);
+  backend_close (b);
   for (i = 0; i < MANY / 2; i++)
     {
       closesocket (a[i]);
@@ -548,9 +560,78 @@ test_datagram (void)
   g_assert_cmpint (rcv.result, ==, 5);
   g_assert_cmpmem (buf, 5, "dgram", 5);
 
-  evl_proactor_backend_close (b);
+  backend_close (b);
   closesocket (u1);
   closesocket (u2);
+}
+
+/* Cross-thread wakeups are packets posted to the port, coalesced: however
+ * many signals come from however many threads, one packet is queued until
+ * wait() dequeues it; then the next signal posts again. */
+#define N_SIGNALLERS 4
+#define N_SIGNALS    1000
+
+static gpointer
+signal_many (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  guint i;
+
+  for (i = 0; i < N_SIGNALS; i++)
+    evl_wakeup_signal (fd);
+  return NULL;
+}
+
+static gpointer
+signal_later (gpointer data)
+{
+  g_usleep (20000);
+  evl_wakeup_signal (GPOINTER_TO_INT (data));
+  return NULL;
+}
+
+static void
+test_wakeup_coalesced (void)
+{
+  EvlProactorBackend *b = backend_new ();
+  GThread *threads[N_SIGNALLERS];
+  int fd = evl_proactor_backend_get_wakeup_fd (b);
+  guint round, i;
+
+  g_assert_cmpint (fd, >=, 0);
+  /* Not a SOCKET or HANDLE value (multiples of 4). */
+  g_assert_cmpint (fd & 3, !=, 0);
+  g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 0);
+  for (round = 0; round < 3; round++)
+    {
+      for (i = 0; i < N_SIGNALLERS; i++)
+        threads[i] = g_thread_new ("signal", signal_many, GINT_TO_POINTER (fd));
+      for (i = 0; i < N_SIGNALLERS; i++)
+        g_thread_join (threads[i]);
+      g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 1);
+      g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 0);
+    }
+
+  /* A wait with no limit returns for a signal from another thread. */
+  threads[0] = g_thread_new ("signal-later", signal_later, GINT_TO_POINTER (fd));
+  g_assert_cmpint (evl_proactor_backend_wait (b, -1), ==, 1);
+  g_thread_join (threads[0]);
+
+  /* Two backends' channels are apart: one's signal wakes only its own. */
+  {
+    EvlProactorBackend *b2 = backend_new ();
+    int fd2 = evl_proactor_backend_get_wakeup_fd (b2);
+
+    g_assert_cmpint (fd2, !=, fd);
+    evl_wakeup_signal (fd2);
+    g_assert_cmpint (evl_proactor_backend_wait (b, 0), ==, 0);
+    g_assert_cmpint (evl_proactor_backend_wait (b2, 0), ==, 1);
+    backend_close (b2);
+  }
+
+  /* A packet still queued at close is dropped with the port. */
+  evl_wakeup_signal (fd);
+  backend_close (b);
 }
 
 int
@@ -572,6 +653,7 @@ main (int    argc,
   g_test_add_func ("/Evl/IocpBackend/datagram", test_datagram);
   g_test_add_func ("/Evl/IocpBackend/many-in-flight", test_many_in_flight);
   g_test_add_func ("/Evl/IocpBackend/gate/env", test_gate_env);
+  g_test_add_func ("/Evl/IocpBackend/wakeup/coalesced", test_wakeup_coalesced);
 
   return g_test_run ();
 }

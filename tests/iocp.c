@@ -2,7 +2,7 @@
  * the shared suites do not reach: readiness watches on every kind of
  * socket and on waitable HANDLEs (through the completion port),
  * cancellation of overlapped requests, the GLib wakeup event, close with
- * requests in flight.
+ * requests in flight, cross-thread posts (packets posted to the port).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -723,6 +723,163 @@ test_threadsafe_wakeup (void)
   close_loop (loop);
 }
 
+/* Several threads post in small bursts with pauses, so that the loop
+ * blocks in its port between them: every post runs, each thread's in
+ * order, standalone and attached to GLib. A wakeup lost (a post left in
+ * its queue while the loop waits with no timer) fails the test at the
+ * guard's 30 s. */
+#define N_POSTERS 4
+#define N_BURSTS  100
+
+typedef struct _Posts Posts;
+
+typedef struct
+{
+  Posts  *posts;
+  guint   id;
+  guint   n_sent;
+  guint   n_ran;      /* loop thread only */
+} Poster;
+
+struct _Posts
+{
+  EvlLoop  *loop;
+  Poster    posters[N_POSTERS];
+  guint     total;     /* loop thread only */
+  guint     expected;
+  gboolean  done;
+};
+
+typedef struct
+{
+  Poster *poster;
+  guint   seq;
+} Post;
+
+static void
+post_ran (gpointer data)
+{
+  Post *p = data;
+  Posts *posts = p->poster->posts;
+
+  /* Each thread's posts in the order it made them. */
+  g_assert_cmpuint (p->seq, ==, p->poster->n_ran);
+  p->poster->n_ran++;
+  if (++posts->total == posts->expected)
+    {
+      posts->done = TRUE;
+      evl_loop_stop (posts->loop);
+    }
+}
+
+static gpointer
+poster_main (gpointer data)
+{
+  Poster *poster = data;
+  GRand *rand = g_rand_new_with_seed (poster->id);
+  guint burst, i, n;
+
+  for (burst = 0; burst < N_BURSTS; burst++)
+    {
+      n = g_rand_int_range (rand, 1, 4);
+      for (i = 0; i < n; i++)
+        {
+          Post *p = g_new (Post, 1);
+
+          p->poster = poster;
+          p->seq = poster->n_sent++;
+          evl_handle_unref (evl_loop_call_soon_threadsafe (poster->posts->loop, post_ran, p, g_free));
+        }
+      g_usleep (g_rand_int_range (rand, 0, 500));
+    }
+  g_rand_free (rand);
+  return NULL;
+}
+
+/* Starts the posting threads; the last post stops the loop. The expected
+ * count is known before: each thread posts a fixed sequence (its seed). */
+static void
+posters_start (Posts    *posts,
+               GThread **threads)
+{
+  guint i, burst;
+
+  posts->expected = 0;
+  for (i = 0; i < N_POSTERS; i++)
+    {
+      GRand *rand = g_rand_new_with_seed (i + 1);
+
+      for (burst = 0; burst < N_BURSTS; burst++)
+        {
+          posts->expected += g_rand_int_range (rand, 1, 4);
+          g_rand_int_range (rand, 0, 500);
+        }
+      g_rand_free (rand);
+    }
+  for (i = 0; i < N_POSTERS; i++)
+    {
+      posts->posters[i].posts = posts;
+      posts->posters[i].id = i + 1;
+      threads[i] = g_thread_new ("poster", poster_main, &posts->posters[i]);
+    }
+}
+
+static void
+posters_join (Posts    *posts,
+              GThread **threads)
+{
+  guint i;
+
+  for (i = 0; i < N_POSTERS; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpuint (posts->posters[i].n_ran, ==, posts->posters[i].n_sent);
+    }
+  g_assert_cmpuint (posts->total, ==, posts->expected);
+}
+
+static void
+test_threadsafe_many_threads (void)
+{
+  Posts posts = { new_loop () };
+  GThread *threads[N_POSTERS];
+
+  posters_start (&posts, threads);
+  run_until_stopped (posts.loop, 30);
+  g_assert_true (posts.done);
+  posters_join (&posts, threads);
+  close_loop (posts.loop);
+}
+
+static void
+test_threadsafe_many_threads_glib (void)
+{
+  Posts posts = { new_loop () };
+  GMainContext *context = g_main_context_new ();
+  GThread *threads[N_POSTERS];
+  GSource *timeout;
+  gboolean timed_out = FALSE;
+  guint id;
+
+  id = evl_loop_attach (posts.loop, context);
+  g_assert_cmpuint (id, >, 0);
+  timeout = g_timeout_source_new_seconds (30);
+  g_source_set_callback (timeout, set_flag, &timed_out, NULL);
+  g_source_attach (timeout, context);
+
+  posters_start (&posts, threads);
+  /* GLib alone waits: for the IOCP helper's event. */
+  while (!posts.done && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_assert_false (timed_out);
+  posters_join (&posts, threads);
+
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+  close_loop (posts.loop);
+  g_main_context_unref (context);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -745,6 +902,8 @@ main (int    argc,
   g_test_add_func ("/Evl/Iocp/close-with-watches", test_close_with_watches);
   g_test_add_func ("/Evl/Iocp/glib-wakeup", test_glib_wakeup);
   g_test_add_func ("/Evl/Iocp/threadsafe-wakeup", test_threadsafe_wakeup);
+  g_test_add_func ("/Evl/Iocp/threadsafe/many-threads", test_threadsafe_many_threads);
+  g_test_add_func ("/Evl/Iocp/threadsafe/many-threads-glib", test_threadsafe_many_threads_glib);
 
   return g_test_run ();
 }

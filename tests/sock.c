@@ -1364,37 +1364,26 @@ test_unix_accept (void)
 static void
 test_blocking (void)
 {
-  GSocketAddress *address = loopback (G_SOCKET_FAMILY_IPV4, 9);
-  GError *error = NULL;
+  GError *error;
   EvlLoop *loop;
-  EvlTestWaiter w;
-  int blocking, listener;
+  int blocking;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
 
   /* A blocking socket cannot connect or accept without blocking. */
   blocking = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_connect_async (loop, blocking, address, NULL, evl_test_waiter_cb, &w);
-  evl_test_waiter_wait (&w);
-  g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
+  error = failure_on_fd (loop, OP_CONNECT, blocking);
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
+  g_error_free (error);
   close (blocking);
 
-  listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (listen (listener, 1), ==, 0);
-  evl_test_waiter_init (&w, loop);
-  evl_loop_sock_accept_async (loop, listener, NULL, evl_test_waiter_cb, &w);
-  evl_test_waiter_wait (&w);
-  g_assert_cmpint (evl_loop_sock_accept_finish (loop, w.result, NULL, &error), ==, -1);
+  blocking = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (listen (blocking, 1), ==, 0);
+  error = failure_on_fd (loop, OP_ACCEPT, blocking);
   g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_INVALID);
-  g_clear_error (&error);
-  evl_test_waiter_clear (&w);
-  close (listener);
+  g_error_free (error);
+  close (blocking);
 
-  g_object_unref (address);
   evl_test_close_loop (loop);
 }
 #endif /* G_OS_UNIX */

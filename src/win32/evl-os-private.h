@@ -24,17 +24,37 @@ G_BEGIN_DECLS
  * take what it needs from its data argument and not touch __thread storage. */
 #define EVL_OS_TLS_VALID_AT_THREAD_EXIT 0
 
+/* The performance counter's frequency: fixed at boot, read once (per
+ * file that reads the clock). Any thread may be first; all store the same
+ * value, so a relaxed atomic load and store suffice: no lock and no
+ * once-guard on the clock's path, and no torn 64-bit read either. */
+static inline gint64
+evl_os_qpc_frequency (void)
+{
+  static gint64 frequency;   /* 0: not read yet */
+  gint64 f = __atomic_load_n (&frequency, __ATOMIC_RELAXED);
+
+  if (G_UNLIKELY (f == 0))
+    {
+      LARGE_INTEGER li;
+
+      QueryPerformanceFrequency (&li);   /* cannot fail since Windows XP */
+      f = li.QuadPart;
+      __atomic_store_n (&frequency, f, __ATOMIC_RELAXED);
+    }
+  return f;
+}
+
 /* The loop's clock: QueryPerformanceCounter in nanoseconds. */
 static inline gint64
 evl_os_monotonic_ns (void)
 {
-  LARGE_INTEGER c, f;
+  LARGE_INTEGER c;
+  gint64 f = evl_os_qpc_frequency ();
 
-  /* The frequency is fixed at boot; reading it is a cheap user-mode call. */
-  QueryPerformanceFrequency (&f);
   QueryPerformanceCounter (&c);
-  return (gint64) (c.QuadPart / f.QuadPart) * G_GINT64_CONSTANT (1000000000) +
-         (gint64) (c.QuadPart % f.QuadPart) * G_GINT64_CONSTANT (1000000000) / f.QuadPart;
+  return (gint64) (c.QuadPart / f) * G_GINT64_CONSTANT (1000000000) +
+         (gint64) (c.QuadPart % f) * G_GINT64_CONSTANT (1000000000) / f;
 }
 
 /* Whether @fd names an open socket or HANDLE. */
@@ -78,6 +98,11 @@ evl_os_source_add_poll_fd (GSource *source,
   return record;
 }
 
+/* No direct mode (evl-loop-source.c) on Windows: GLib cannot wait for
+ * sockets, only for the HANDLE of the selector's event or of the IOCP
+ * backend, so the source always polls that. */
+#define EVL_OS_SOURCE_DIRECT 0
+
 /* The fallback bridge (one GLib fd per watched fd) cannot exist on Windows:
  * sockets are not HANDLEs GLib could wait for. Every Windows backend has a
  * poll handle, so these are never reached. */
@@ -101,6 +126,13 @@ static inline void
 evl_os_source_remove_fd (GSource  *source,
                          gpointer  tag)
 {
+}
+
+static inline GIOCondition
+evl_os_source_query_fd (GSource  *source,
+                        gpointer  tag)
+{
+  return 0;
 }
 
 G_END_DECLS

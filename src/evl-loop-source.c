@@ -22,8 +22,8 @@
  * g_source_set_can_recurse() also spares GLib re-adding our fds around
  * each dispatch.
  *
- * Direct mode (Unix, an epoll selector loop watching at most DIRECT_MAX
- * fds): GLib's poll of the epoll fd would only say that something is
+ * Direct mode (where GLib polls the fds themselves, EVL_OS_SOURCE_DIRECT:
+ * Unix; an epoll selector loop watching at most DIRECT_MAX fds): GLib's poll of the epoll fd would only say that something is
  * ready, and dispatch would ask epoll what (a second syscall per
  * iteration). Instead the few fds are mirrored into GLib as in the
  * fallback, and dispatch hands what GLib's poll found to the loop, whose
@@ -60,7 +60,6 @@ leave_direct (EvlLoopSource *ls)
   ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, ls->poll_fd);
 }
 
-#ifdef G_OS_UNIX
 /* Direct mode: what GLib's poll found, to the loop as its selector would
  * report it. FALSE when the source left direct mode instead. */
 static gboolean
@@ -71,7 +70,7 @@ report_polled (EvlLoopSource *ls)
 
   g_hash_table_iter_init (&iter, ls->fd_tags);
   while (g_hash_table_iter_next (&iter, NULL, &tag))
-    if (g_source_query_unix_fd (&ls->source, tag) & G_IO_NVAL)
+    if (evl_os_source_query_fd (&ls->source, tag) & G_IO_NVAL)
       {
         leave_direct (ls);
         return FALSE;
@@ -79,7 +78,7 @@ report_polled (EvlLoopSource *ls)
   g_hash_table_iter_init (&iter, ls->fd_tags);
   while (g_hash_table_iter_next (&iter, &key, &tag))
     {
-      GIOCondition revents = g_source_query_unix_fd (&ls->source, tag);
+      GIOCondition revents = evl_os_source_query_fd (&ls->source, tag);
       int fd = GPOINTER_TO_INT (key);
       guint events = 0;
 
@@ -104,7 +103,6 @@ report_polled (EvlLoopSource *ls)
     }
   return TRUE;
 }
-#endif
 
 /* Whether the source must do nothing now: the loop is closed, runs in
  * another thread, or is itself iterating the source's context (a loop
@@ -203,13 +201,11 @@ evl_loop_source_dispatch (GSource     *source,
 
   g_object_ref (loop);
   priv->dispatch_depth++;
-#ifdef G_OS_UNIX
   if (ls->direct && report_polled (ls))
     {
       polled = TRUE;
       evl_selector_loop_set_polled (loop, TRUE);
     }
-#endif
   evl_loop_run_once (loop, FALSE);
   if (polled && !priv->closed)
     evl_selector_loop_set_polled (loop, FALSE);
@@ -346,8 +342,8 @@ evl_loop_create_source (EvlLoop *loop)
 
   poll_fd = priv->backend->get_poll_fd (loop);
   ls->poll_fd = poll_fd;
-#ifdef G_OS_UNIX
-  if (poll_fd >= 0 && EVL_IS_SELECTOR_LOOP (loop) && priv->n_fds <= DIRECT_MAX)
+  if (EVL_OS_SOURCE_DIRECT && poll_fd >= 0 && EVL_IS_SELECTOR_LOOP (loop) &&
+      priv->n_fds <= DIRECT_MAX)
     {
       ls->direct = TRUE;
       ls->fd_tags = g_hash_table_new (NULL, NULL);
@@ -355,9 +351,7 @@ evl_loop_create_source (EvlLoop *loop)
       if (ls->direct && g_hash_table_size (ls->fd_tags) > DIRECT_MAX)
         leave_direct (ls);
     }
-  else
-#endif
-  if (poll_fd >= 0)
+  else if (poll_fd >= 0)
     ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, poll_fd);
   else
     {

@@ -48,6 +48,11 @@ evl_os_source_add_poll_fd (GSource *source,
   return g_source_add_unix_fd (source, fd, G_IO_IN);
 }
 
+/* Whether the loop's GSource may watch the loop's few fds in GLib itself
+ * and hand GLib's findings to the selector (direct mode,
+ * evl-loop-source.c): GLib polls unix fds, and tells what it found. */
+#define EVL_OS_SOURCE_DIRECT 1
+
 /* The fallback bridge, for backends without a poll fd: one unix fd each. */
 static inline gpointer
 evl_os_source_add_fd (GSource      *source,
@@ -70,6 +75,14 @@ evl_os_source_remove_fd (GSource  *source,
                          gpointer  tag)
 {
   g_source_remove_unix_fd (source, tag);
+}
+
+/* What GLib's last poll found on a fd added with evl_os_source_add_fd(). */
+static inline GIOCondition
+evl_os_source_query_fd (GSource  *source,
+                        gpointer  tag)
+{
+  return g_source_query_unix_fd (source, tag);
 }
 
 G_END_DECLS

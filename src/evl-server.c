@@ -27,9 +27,20 @@
  * resumes on its own, so the server survives.
  */
 
-/* Accepting is an evl_loop_sock_accept_async per listening socket, kept
- * in flight: the proactor hands it to the kernel (IORING_OP_ACCEPT), the
- * selector loop waits for readiness. */
+/* Accepting, per listening socket:
+ *
+ *  - on a loop whose backend completes socket operations (the proactor:
+ *    IORING_OP_ACCEPT, AcceptEx), an evl_loop_sock_accept_async kept in
+ *    flight, as asyncio's proactor does. Closing cancels it; the socket is
+ *    closed at once where a pending accept does not need it open (Windows:
+ *    closesocket() aborts the AcceptEx, whose request the backend keeps),
+ *    else shut down at once and closed once the accept has reported;
+ *  - on the selector loop, an internal reader on the socket that accepts
+ *    what waits when it is readable, as asyncio's selector loop does.
+ *    Closing removes the reader and closes the socket at once: no accept
+ *    is ever in flight there (Windows cannot shut a listening socket
+ *    down, so this is what makes close() refuse new connections at once).
+ */
 
 #define ACCEPT_RETRY_DELAY 0.1   /* seconds, after EMFILE and the like */
 #define ACCEPT_BURST       100   /* accepts per completed one, asyncio's backlog */
@@ -39,6 +50,8 @@ typedef struct
   EvlServer    *server;       /* strong while an accept is in flight */
   int           fd;
   gboolean      busy;         /* accept in flight or retry scheduled */
+  gboolean      watching;     /* selector loop: the reader is installed */
+  gboolean      fd_closed;    /* closed under an accept in flight */
   EvlHandle    *retry;
 } Listener;
 
@@ -73,7 +86,7 @@ evl_server_finalize (GObject *object)
     {
       Listener *l = self->listeners->pdata[i];
 
-      if (l->fd >= 0)
+      if (l->fd >= 0 && !l->fd_closed)
         evl_os_sock_close (l->fd);
       g_free (l);
     }
@@ -209,19 +222,31 @@ listener_close (Listener *l)
       evl_handle_cancel (l->retry);
       g_clear_pointer (&l->retry, evl_handle_unref);
     }
+  if (l->watching)
+    {
+      l->watching = FALSE;
+      evl_loop_remove_internal_watch (l->server->loop, l->fd, FALSE);
+    }
   if (l->fd >= 0 && !l->busy)
     {
-      evl_os_sock_close (l->fd);
+      if (!l->fd_closed)
+        evl_os_sock_close (l->fd);
       l->fd = -1;
+      l->fd_closed = FALSE;
       complete_waiters (l->server);
     }
-  else if (l->fd >= 0)
+  else if (l->fd >= 0 && !l->fd_closed)
     {
       /* Stop listening now (new connections are refused); the fd is
-       * closed once the accept in flight has reported. (Windows cannot
-       * shut a listening socket down: there the cancelled accept reports
-       * soon and the socket is closed then.) */
-      evl_os_sock_shutdown (l->fd, EVL_OS_SHUT_RDWR);
+       * closed once the accept in flight has reported, or now where that
+       * is safe and shutting down is not possible (Windows). */
+      if (EVL_OS_SOCK_CLOSE_UNDER_ACCEPT)
+        {
+          evl_os_sock_close (l->fd);
+          l->fd_closed = TRUE;
+        }
+      else
+        evl_os_sock_shutdown (l->fd, EVL_OS_SHUT_RDWR);
     }
 }
 
@@ -317,6 +342,19 @@ retry_notify (gpointer data)
   g_object_unref (server);
 }
 
+/* Accepting failed (EMFILE, ENFILE, ...): accept again in a moment. */
+static void
+schedule_retry (Listener *l)
+{
+  EvlServer *self = l->server;
+
+  l->busy = TRUE;
+  g_object_ref (self);   /* retry_notify's */
+  l->retry = evl_loop_call_later (self->loop, ACCEPT_RETRY_DELAY, retry_cb, l, retry_notify);
+  if (l->retry != NULL)
+    evl_handle_ref (l->retry);
+}
+
 /* Takes what else waits in the listen queue now, up to a bound, as
  * asyncio does (backlog-many accepts per wakeup). One accept per loop
  * iteration falls behind when iterations are long (thousands of busy
@@ -376,13 +414,59 @@ accepted_cb (GObject      *source,
        * of one connection (ECONNABORTED) wait as well: harmless, and no
        * error can make the server spin. */
       g_clear_error (&error);
-      l->busy = TRUE;
-      g_object_ref (self);   /* retry_notify's */
-      l->retry = evl_loop_call_later (self->loop, ACCEPT_RETRY_DELAY, retry_cb, l, retry_notify);
-      if (l->retry != NULL)
-        evl_handle_ref (l->retry);
+      schedule_retry (l);
     }
   g_object_unref (self);
+}
+
+/* The selector loop's reader: accepts what waits, up to a bound. */
+static void
+accept_ready (gpointer data)
+{
+  Listener *l = data;
+  EvlServer *self = l->server;
+  guint i;
+
+  g_object_ref (self);
+  for (i = 0; i < ACCEPT_BURST && l->watching && !self->closed; i++)
+    {
+      int fd = evl_os_sock_accept (l->fd, NULL, NULL);
+
+      if (fd >= 0)
+        {
+          evl_os_sock_set_nodelay (fd);
+          start_connection (self, fd);
+          continue;
+        }
+      /* Nothing more waits, or one connection went away: the reader
+       * tells when another one comes. */
+      if (fd == -EAGAIN || fd == -EWOULDBLOCK || fd == -EINTR || fd == -ECONNABORTED)
+        break;
+      /* EMFILE and the like: the connection stays in the backlog, and
+       * the socket stays readable; stop watching for a moment. */
+      l->watching = FALSE;
+      evl_loop_remove_internal_watch (self->loop, l->fd, FALSE);
+      schedule_retry (l);
+      break;
+    }
+  g_object_unref (self);
+}
+
+/* The reader's notify: removed (close, EMFILE) or dropped by the loop
+ * closing, which ends the server. */
+static void
+accept_watch_dropped (gpointer data)
+{
+  Listener *l = data;
+  EvlServer *server = l->server;
+
+  if (evl_loop_is_closed (server->loop))
+    {
+      l->watching = FALSE;
+      server_close (server);
+      listener_close (l);
+    }
+  g_object_unref (server);
 }
 
 static void
@@ -390,8 +474,26 @@ accept_next (Listener *l)
 {
   EvlServer *self = l->server;
 
-  if (l->busy || l->fd < 0 || self->closed)
+  if (l->busy || l->watching || l->fd < 0 || self->closed)
     return;
+  if (evl_loop_get_backend (self->loop)->sock_submit == NULL)
+    {
+      GError *error = NULL;
+
+      g_object_ref (self);   /* the reader's: accept_watch_dropped() drops it */
+      l->watching = TRUE;
+      if (!evl_loop_add_internal_watch (self->loop, l->fd, FALSE, accept_ready, l,
+                                        accept_watch_dropped, &error))
+        {
+          /* The notify ran. A closed loop ended the server there; else
+           * try again in a moment, as after EMFILE. */
+          l->watching = FALSE;
+          g_clear_error (&error);
+          if (!self->closed && !evl_loop_is_closed (self->loop))
+            schedule_retry (l);
+        }
+      return;
+    }
   l->busy = TRUE;
   g_object_ref (self);
   evl_loop_sock_accept_async (self->loop, l->fd, self->cancellable, accepted_cb, l);

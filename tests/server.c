@@ -5,58 +5,74 @@
 #include "evl-test-protocol.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <string.h>
+
+#include <gio/gnetworking.h>   /* SOL_SOCKET, SO_REUSEADDR */
+
+#ifdef G_OS_UNIX
+#include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
+#endif
 
-static int
-raw_connect (guint16  port,
-             gboolean v6)
+/* A blocking client socket connected to @port on the IPv4 or IPv6
+ * loopback address, or NULL with @error set (GSocket: the same on Unix
+ * and Windows). */
+static GSocket *
+raw_connect (guint16   port,
+             gboolean  v6,
+             GError  **error)
 {
-  int fd = socket (v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int r;
+  GSocketFamily family = v6 ? G_SOCKET_FAMILY_IPV6 : G_SOCKET_FAMILY_IPV4;
+  GSocket *sock = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  GInetAddress *loopback;
+  GSocketAddress *address;
+  gboolean ok;
 
-  g_assert_cmpint (fd, >=, 0);
-  if (v6)
-    {
-      struct sockaddr_in6 sin6 = { 0 };
+  if (sock == NULL)
+    return NULL;
+  loopback = g_inet_address_new_loopback (family);
+  address = g_inet_socket_address_new (loopback, port);
+  ok = g_socket_connect (sock, address, NULL, error);
+  g_object_unref (address);
+  g_object_unref (loopback);
+  if (!ok)
+    g_clear_object (&sock);
+  return sock;
+}
 
-      sin6.sin6_family = AF_INET6;
-      sin6.sin6_addr = in6addr_loopback;
-      sin6.sin6_port = htons (port);
-      r = connect (fd, (struct sockaddr *) &sin6, sizeof sin6);
-    }
-  else
-    {
-      struct sockaddr_in sin = { 0 };
+/* Connects, asserting success. */
+static GSocket *
+raw_connect_ok (guint16  port,
+                gboolean v6)
+{
+  GError *error = NULL;
+  GSocket *sock = raw_connect (port, v6, &error);
 
-      sin.sin_family = AF_INET;
-      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-      sin.sin_port = htons (port);
-      r = connect (fd, (struct sockaddr *) &sin, sizeof sin);
-    }
-  if (r < 0)
-    {
-      int errsv = errno;
+  g_assert_no_error (error);
+  g_assert_nonnull (sock);
+  return sock;
+}
 
-      close (fd);
-      errno = errsv;
-      return -1;
-    }
-  return fd;
+/* Closes and frees the client socket: the server sees EOF. */
+static void
+raw_close (GSocket *sock)
+{
+  g_assert_true (g_socket_close (sock, NULL));
+  g_object_unref (sock);
 }
 
 static gboolean
 have_ipv6 (void)
 {
-  int fd = raw_connect (1, TRUE);
+  GError *error = NULL;
+  GSocket *sock = raw_connect (1, TRUE, &error);
+  gboolean ok = sock != NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
 
-  if (fd >= 0)
-    close (fd);
-  return fd >= 0 || errno == ECONNREFUSED;
+  g_clear_error (&error);
+  if (sock != NULL)
+    raw_close (sock);
+  return ok;
 }
 
 static void
@@ -67,7 +83,7 @@ test_port_zero (void)
   EvlServer *server;
   guint fds_before = evl_test_count_fds ();
   guint16 port;
-  int fd;
+  GSocket *client;
   TestProto *p;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
@@ -78,16 +94,15 @@ test_port_zero (void)
   g_assert_true (evl_server_is_serving (server));
   g_assert_true (evl_server_get_loop (server) == loop);
 
-  fd = raw_connect (port, FALSE);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (write (fd, "hi", 2), ==, 2);
+  client = raw_connect_ok (port, FALSE);
+  g_assert_cmpint (g_socket_send (client, "hi", 2, NULL, NULL), ==, 2);
   while (f.created->len == 0)
     evl_test_run_once (loop);
   p = f.created->pdata[0];
   p->expect = 2;
   test_run_until (loop, &p->got_expected);
   g_assert_cmpuint (evl_server_get_n_connections (server), ==, 1);
-  close (fd);
+  raw_close (client);
   test_run_until (loop, &p->lost);
   g_assert_cmpuint (evl_server_get_n_connections (server), ==, 0);
 
@@ -107,7 +122,6 @@ test_multiple_addresses (void)
   GList *addresses, *l;
   guint16 port;
   gboolean v4 = FALSE, v6 = FALSE;
-  int fd;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   test_factory_init (&f);
@@ -131,15 +145,9 @@ test_multiple_addresses (void)
   g_assert_true (v4);
   g_assert_true (v6 == have_ipv6 ());
 
-  fd = raw_connect (port, FALSE);
-  g_assert_cmpint (fd, >=, 0);
-  close (fd);
+  raw_close (raw_connect_ok (port, FALSE));
   if (v6)
-    {
-      fd = raw_connect (port, TRUE);
-      g_assert_cmpint (fd, >=, 0);
-      close (fd);
-    }
+    raw_close (raw_connect_ok (port, TRUE));
   while (f.created->len < (v6 ? 2u : 1u))
     evl_test_run_once (loop);
   for (guint i = 0; i < f.created->len; i++)
@@ -206,15 +214,15 @@ test_close_and_wait (void)
   WaitClosed wc = { NULL, FALSE };
   guint16 port;
   TestProto *p;
-  int fd;
+  GSocket *client, *refused;
+  GError *error = NULL;
   guint fds_before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   test_factory_init (&f);
   server = test_start_server (loop, &f, "127.0.0.1");
   port = evl_server_get_port (server);
-  fd = raw_connect (port, FALSE);
-  g_assert_cmpint (fd, >=, 0);
+  client = raw_connect_ok (port, FALSE);
   while (f.created->len == 0)
     evl_test_run_once (loop);
   p = f.created->pdata[0];
@@ -228,14 +236,16 @@ test_close_and_wait (void)
   evl_server_close (server);
   evl_server_close (server);   /* twice: nothing */
   g_assert_false (evl_server_is_serving (server));
-  g_assert_cmpint (raw_connect (port, FALSE), ==, -1);
-  g_assert_cmpint (errno, ==, ECONNREFUSED);
+  refused = raw_connect (port, FALSE, &error);
+  g_assert_null (refused);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_clear_error (&error);
   evl_test_run_once (loop);
   evl_test_run_once (loop);
   g_assert_false (wc.done);   /* one connection is open */
   g_assert_false (p->lost);
 
-  close (fd);
+  raw_close (client);
   test_run_until (loop, &wc.done);
   g_assert_true (p->lost);
   g_assert_cmpuint (f.created->len, ==, 1);
@@ -300,7 +310,7 @@ test_loop_close_ends_server (void)
   EvlServer *server;
   TestProto *p;
   guint16 port;
-  int fd;
+  GSocket *client;
   guint fds_before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
@@ -308,8 +318,7 @@ test_loop_close_ends_server (void)
   server = test_start_server (loop, &f, "127.0.0.1");
   port = evl_server_get_port (server);
   g_object_unref (server);
-  fd = raw_connect (port, FALSE);
-  g_assert_cmpint (fd, >=, 0);
+  client = raw_connect_ok (port, FALSE);
   while (f.created->len == 0)
     evl_test_run_once (loop);
   p = f.created->pdata[0];
@@ -318,7 +327,7 @@ test_loop_close_ends_server (void)
   g_assert_true (p->lost);
   g_assert_error (p->error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED);
   test_factory_clear (&f);
-  close (fd);
+  raw_close (client);
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
 
@@ -333,21 +342,25 @@ test_port_free_after_wait_closed (void)
   EvlServer *server;
   TestWaiter w;
   GError *error = NULL;
-  struct sockaddr_in sin = { 0 };
-  socklen_t len = sizeof sin;
   guint16 port;
-  int fd;
+  GSocket *sock;
+  GSocketAddress *address;
+  GInetAddress *loopback;
   guint fds_before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   /* A free port. */
-  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
-  port = ntohs (sin.sin_port);
-  close (fd);
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  address = g_inet_socket_address_new (loopback, 0);
+  g_assert_true (g_socket_bind (sock, address, FALSE, &error));
+  g_assert_no_error (error);
+  g_object_unref (address);
+  address = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+  raw_close (sock);
 
   test_factory_init (&f);
   test_waiter_init (&w, loop);
@@ -361,15 +374,114 @@ test_port_free_after_wait_closed (void)
   g_assert_cmpuint (evl_server_get_port (server), ==, port);
   test_server_close (loop, server);
 
-  fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  close (fd);
+  /* Bound again, without SO_REUSEADDR. */
+  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (sock, address, FALSE, &error));
+  g_assert_no_error (error);
+  raw_close (sock);
+  g_object_unref (address);
+  g_object_unref (loopback);
 
   test_factory_clear (&f);
   evl_test_close_loop (loop);
   g_assert_cmpuint (evl_test_count_fds (), ==, fds_before);
 }
+
+/* EVL_SERVER_FLAGS_REUSE_PORT: two servers share a port where
+ * SO_REUSEPORT exists; Windows has none: EVL_LOOP_ERROR_NOT_SUPPORTED,
+ * and no protocol is made. */
+static EvlServer *
+start_reuse_port (EvlLoop      *loop,
+                  TestFactory  *f,
+                  guint16       port,
+                  GError      **error)
+{
+  TestWaiter w;
+  EvlServer *server;
+
+  test_waiter_init (&w, loop);
+  evl_loop_create_server_full_async (loop, (EvlProtocolFactory) test_factory_make, f, NULL,
+                                     "127.0.0.1", port, 0,
+                                     EVL_SERVER_FLAGS_REUSE_ADDRESS | EVL_SERVER_FLAGS_REUSE_PORT,
+                                     NULL, test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  server = evl_loop_create_server_full_finish (loop, w.result, error);
+  test_waiter_clear (&w);
+  return server;
+}
+
+static void
+test_reuse_port (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = start_reuse_port (loop, &f, 0, &error);
+#ifdef G_OS_WIN32
+  g_assert_null (server);
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+#else
+  {
+    EvlServer *second;
+
+    g_assert_no_error (error);
+    second = start_reuse_port (loop, &f, evl_server_get_port (server), &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (evl_server_get_port (second), ==, evl_server_get_port (server));
+    test_server_close (loop, second);
+    test_server_close (loop, server);
+  }
+#endif
+  g_assert_cmpuint (f.created->len, ==, 0);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+}
+
+/* No other socket can bind the port a server listens on, even with
+ * SO_REUSEADDR: on Windows, where SO_REUSEADDR would let it, the
+ * listening sockets have SO_EXCLUSIVEADDRUSE. (Under Wine, Linux sockets
+ * underneath, this holds without the option as well: only Windows itself
+ * tests the option here.) */
+static void
+test_port_not_stolen (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlServer *server;
+  GSocket *thief;
+  GInetAddress *loopback;
+  GSocketAddress *address;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  server = test_start_server (loop, &f, "127.0.0.1");
+  thief = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_set_option (thief, SOL_SOCKET, SO_REUSEADDR, 1, &error));
+  g_assert_no_error (error);
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  address = g_inet_socket_address_new (loopback, evl_server_get_port (server));
+  g_assert_false (g_socket_bind (thief, address, TRUE, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_clear_error (&error);
+  g_object_unref (address);
+  g_object_unref (loopback);
+  raw_close (thief);
+  test_server_close (loop, server);
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+}
+
+/* POSIX only -------------------------------------------------------------- */
+
+#ifdef G_OS_UNIX
 
 /* EMFILE on accept: the server pauses, then serves again once fds are
  * free. Runs in a child with a low RLIMIT_NOFILE. */
@@ -442,6 +554,8 @@ test_emfile (void)
   g_test_trap_assert_passed ();
 }
 
+#endif /* G_OS_UNIX */
+
 int
 main (int    argc,
       char **argv)
@@ -454,8 +568,14 @@ main (int    argc,
   g_test_add_func ("/Evl/Server/close-and-wait-closed", test_close_and_wait);
   g_test_add_func ("/Evl/Server/wait-closed-cancelled", test_wait_closed_cancelled);
   g_test_add_func ("/Evl/Server/loop-close", test_loop_close_ends_server);
-  g_test_add_func ("/Evl/Server/emfile", test_emfile);
   g_test_add_func ("/Evl/Server/port-free-after-wait-closed", test_port_free_after_wait_closed);
+  g_test_add_func ("/Evl/Server/reuse-port", test_reuse_port);
+  g_test_add_func ("/Evl/Server/port-not-stolen", test_port_not_stolen);
+#ifdef G_OS_UNIX
+  /* setrlimit(RLIMIT_NOFILE) and /dev/null: Windows has no per-process
+   * limit of sockets to exhaust. */
+  g_test_add_func ("/Evl/Server/emfile", test_emfile);
+#endif
 
   return g_test_run ();
 }

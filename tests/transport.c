@@ -7,11 +7,9 @@
 #include "evl-test-protocol.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include <gio/gnetworking.h>   /* the BSD socket API, or Winsock */
 
 #define MIB (1024 * 1024)
 
@@ -581,13 +579,13 @@ free_port_refused (void)
 {
   struct sockaddr_in sin = { 0 };
   socklen_t len = sizeof sin;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = evl_test_tcp_socket (G_SOCKET_FAMILY_IPV4);
 
   sin.sin_family = AF_INET;
   sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
   g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &len), ==, 0);
-  close (fd);   /* bound, never listened: the port refuses */
+  evl_test_sock_close (fd);   /* bound, never listened: the port refuses */
   return ntohs (sin.sin_port);
 }
 
@@ -637,7 +635,7 @@ test_reset_mid_write (void)
   evl_transport_pause_reading (server->transport);
   fill_until_paused (&fx, t, client);
   g_assert_cmpint (setsockopt (evl_transport_get_fd (server->transport), SOL_SOCKET, SO_LINGER,
-                               &lg, sizeof lg), ==, 0);
+                               (void *) &lg, sizeof lg), ==, 0);
   evl_transport_abort (server->transport);
   wait_lost (&fx, server);
   /* Keep writing until the transport notices. */
@@ -694,16 +692,20 @@ test_peer_gone (void)
 static gboolean
 have_ipv6_loopback (void)
 {
-  struct sockaddr_in6 sin6 = { 0 };
-  int fd = socket (AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM,
+                                G_SOCKET_PROTOCOL_TCP, NULL);
+  GInetAddress *loopback;
+  GSocketAddress *address;
   gboolean ok;
 
-  if (fd < 0)
+  if (sock == NULL)
     return FALSE;
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_addr = in6addr_loopback;
-  ok = bind (fd, (struct sockaddr *) &sin6, sizeof sin6) == 0;
-  close (fd);
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  address = g_inet_socket_address_new (loopback, 0);
+  ok = g_socket_bind (sock, address, FALSE, NULL);
+  g_object_unref (address);
+  g_object_unref (loopback);
+  g_object_unref (sock);
   return ok;
 }
 
@@ -842,8 +844,8 @@ int
 main (int    argc,
       char **argv)
 {
-  signal (SIGPIPE, SIG_DFL);   /* a SIGPIPE must kill the test */
   evl_test_init (&argc, &argv);
+  evl_test_sigpipe_default ();   /* a SIGPIPE must kill the test */
 
   g_test_add_func ("/Evl/Transport/echo/1mib", test_echo_1mib);
   g_test_add_func ("/Evl/Transport/echo/small-writes", test_echo_small_writes);

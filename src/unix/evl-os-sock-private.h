@@ -163,6 +163,12 @@ evl_os_sock_set_listen_options (int      fd,
     evl_os_sock_set_option (fd, SOL_SOCKET, SO_REUSEPORT, 1);
 }
 
+/* Whether a listening socket may be closed while an accept of the
+ * proactor is in flight on it. No: io_uring's request would keep the file
+ * open; the socket is shut down instead (refusing new connections at once)
+ * and closed once the accept has reported. */
+#define EVL_OS_SOCK_CLOSE_UNDER_ACCEPT 0
+
 /* The local and the peer address of @fd into @ss: the address's length,
  * or -errno. */
 static inline gssize

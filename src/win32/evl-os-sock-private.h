@@ -231,6 +231,13 @@ evl_os_sock_set_listen_options (int      fd,
   evl_os_sock_set_option (fd, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
 }
 
+/* Whether a listening socket may be closed while an accept of the
+ * proactor is in flight on it. Yes, as asyncio's IOCP proactor does:
+ * closesocket() aborts the AcceptEx, whose request the IOCP backend keeps
+ * until its packet comes, and a listening socket cannot be shut down on
+ * Windows (so closing is the only way to refuse new connections at once). */
+#define EVL_OS_SOCK_CLOSE_UNDER_ACCEPT 1
+
 static inline gssize
 evl_os_sock_getsockname (int                      fd,
                          struct sockaddr_storage *ss)

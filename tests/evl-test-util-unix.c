@@ -2,6 +2,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE     /* pipe2() */
+#endif
+
 #include "evl-test-util.h"
 
 #include <dirent.h>

@@ -25,9 +25,11 @@ G_BEGIN_DECLS
  *    the loop's socket primitives (which the proactor hands to the ring).
  *
  * Sockets on a loop whose backend completes socket operations get the
- * completion engine; everything else (every fd on the selector loop, pipes
- * on the proactor loop, whose ring serves them poll requests) the
- * readiness engine. */
+ * completion engine; pipes get the platform's pipe engine where it has
+ * one (evl_stream_pipe_engine, evl-pipe-private.h: Windows, whose pipes
+ * cannot be polled, moves their bytes with overlapped ReadFile/WriteFile);
+ * everything else (every fd on the selector loop, pipes on the io_uring
+ * proactor, whose ring serves them poll requests) the readiness engine. */
 
 typedef enum
 {

@@ -9,6 +9,7 @@
 
 #include "evl-loop-private.h"
 #include "evl-os-sock-private.h"
+#include "evl-pipe-private.h"
 #include "evl-stream-private.h"
 
 /* The rules are asyncio's (selector_events.py _SelectorTransport and
@@ -498,7 +499,9 @@ evl_stream_transport_new (EvlLoop        *loop,
   self->loop = loop;
   self->fd = fd;
   self->flags = flags;
-  if ((flags & EVL_STREAM_SOCKET) && evl_loop_get_backend (loop)->sock_submit != NULL)
+  if (!(flags & EVL_STREAM_SOCKET) && evl_stream_pipe_engine != NULL)
+    self->engine = evl_stream_pipe_engine;   /* Windows: overlapped pipes */
+  else if ((flags & EVL_STREAM_SOCKET) && evl_loop_get_backend (loop)->sock_submit != NULL)
     self->engine = &evl_stream_completion_engine;
   else
     self->engine = &evl_stream_readiness_engine;

@@ -1210,6 +1210,46 @@ test_broken_pipe (void)
   g_test_trap_assert_passed ();
 }
 
+/* Small sends to a peer that went away: accepted until its reset comes
+ * back, then they fail as above. No send waits for the socket buffers to
+ * drain, so this also runs on the proactor under Wine (see broken-pipe). */
+static void
+test_reset_small_sends (void)
+{
+  GBytes *small = g_bytes_new_static ("0123456789abcdef", 16);
+  GError *error = NULL;
+  EvlLoop *loop;
+  int fds[2];
+  guint n_sent;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  evl_test_socketpair (fds);
+  evl_test_sock_close (fds[1]);
+  for (n_sent = 0; ; n_sent++)
+    {
+      EvlTestWaiter w;
+      gboolean sent;
+
+      /* Far fewer: the reset comes back after the first segment. */
+      g_assert_cmpuint (n_sent, <, 10000);
+      evl_test_waiter_init (&w, loop);
+      evl_loop_sock_sendall_async (loop, fds[0], small, NULL, evl_test_waiter_cb, &w);
+      evl_test_waiter_wait (&w);
+      sent = evl_loop_sock_sendall_finish (loop, w.result, &error);
+      evl_test_waiter_clear (&w);
+      if (!sent)
+        break;
+    }
+  g_test_message ("%u sends accepted before the reset", n_sent);
+  g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
+                 g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED));
+  g_clear_error (&error);
+
+  g_bytes_unref (small);
+  evl_test_sock_close (fds[0]);
+  evl_test_close_loop (loop);
+}
+
 /* The GLib bridge ---------------------------------------------------------- */
 
 /* Attached to a GMainContext that g_main_loop_run() iterates, the loop
@@ -1420,6 +1460,7 @@ main (int   argc,
   g_test_add_func ("/Evl/Sock/errors/closed-loop", test_closed_loop);
   g_test_add_func ("/Evl/Sock/errors/bad-fds", test_bad_fds);
   g_test_add_func ("/Evl/Sock/errors/broken-pipe", test_broken_pipe);
+  g_test_add_func ("/Evl/Sock/errors/reset-small-sends", test_reset_small_sends);
   g_test_add_func ("/Evl/Sock/glib-bridge", test_glib_bridge);
 #ifdef G_OS_UNIX
   g_test_add_func ("/Evl/Sock/unix/accept", test_unix_accept);

@@ -7,10 +7,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "evl-loop-private.h"
+#include "evl-os-dgram-private.h"
 #include "evl-transport-private.h"
 #include "evl-datagram-transport-private.h"
 #include "evl-write-buffer-private.h"
@@ -41,8 +40,9 @@
  */
 
 /* The same transport serves the selector loop and the proactor loop: both
- * wait for readiness (the proactor with poll requests on its ring, through
- * the loop's internal fd watches) and then use recvfrom()/sendto(). A
+ * wait for readiness (the proactor with poll requests on its ring, or AFD
+ * polls on its completion port on Windows, through the loop's internal fd
+ * watches) and then use recvfrom()/sendto() (evl-os-dgram-private.h). A
  * datagram socket gains nothing from completion-based I/O that justifies a
  * second engine: each IORING_OP_RECVMSG in flight would need its own
  * buffer, msghdr and address for one datagram, and a readiness event lets
@@ -61,7 +61,7 @@
  * endpoint carry one (a connected endpoint's carry none). */
 typedef struct
 {
-  socklen_t                addrlen;   /* 0: connected, send() */
+  gsize                    addrlen;   /* 0: connected, send() */
   struct sockaddr_storage  addr;
 } Destination;
 
@@ -204,7 +204,7 @@ release (EvlDatagramTransport *self)
   stop_writing (self);
   if (self->fd >= 0)
     {
-      close (self->fd);
+      evl_os_sock_close (self->fd);
       self->fd = -1;
       evl_transport_set_fd (EVL_TRANSPORT (self), -1);
     }
@@ -297,22 +297,29 @@ read_ready (gpointer data)
   for (i = 0; i < MAX_RECV_PER_EVENT && wants_reading (self); i++)
     {
       struct sockaddr_storage ss;
-      socklen_t len = sizeof ss;
+      gsize len = sizeof ss;
       GSocketAddress *address = NULL;
       EvlDatagramProtocol *protocol;
       GBytes *bytes;
-      ssize_t n;
+      gssize n;
 
-      n = recvfrom (self->fd, self->rbuf, RECV_BUFFER_SIZE, MSG_DONTWAIT | MSG_TRUNC,
-                    (struct sockaddr *) &ss, &len);
+      /* A datagram too large for the buffer: its real length here (Unix),
+       * or -EMSGSIZE, an error_received like the others (Windows). */
+      n = evl_os_dgram_recvfrom (self->fd, self->rbuf, RECV_BUFFER_SIZE, &ss, &len);
       if (n < 0)
         {
-          int errsv = errno;
+          int errsv = (int) -n;
 
           if (errsv == EINTR)
             continue;
           if (errsv == EAGAIN || errsv == EWOULDBLOCK)
-            break;
+            {
+              /* Woken for nothing: an error the receive did not return
+               * (Windows under Wine; never on Unix)? */
+              if (i == 0 && (errsv = evl_os_dgram_pending_error (self->fd)) != 0)
+                report_error (self, errno_error (errsv, FALSE));
+              break;
+            }
           if (is_fatal_errno (errsv))
             fatal_errno (self, errsv, FALSE);
           else
@@ -369,18 +376,18 @@ send_one (EvlDatagramTransport *self,
 {
   gsize size;
   gconstpointer buf = g_bytes_get_data (data, &size);
-  ssize_t n;
+  gssize n;
 
   do
     {
       if (dest == NULL || dest->addrlen == 0)
-        n = send (self->fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        n = evl_os_dgram_send (self->fd, buf, size);
       else
-        n = sendto (self->fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL,
-                    (const struct sockaddr *) &dest->addr, dest->addrlen);
+        n = evl_os_dgram_sendto (self->fd, buf, size,
+                                 (const struct sockaddr *) &dest->addr, dest->addrlen);
     }
-  while (n < 0 && errno == EINTR);
-  return n >= 0 ? n : -errno;
+  while (n == -EINTR);
+  return n;
 }
 
 static void
@@ -498,7 +505,7 @@ evl_datagram_transport_sendto (EvlDatagramTransport *self,
                       "Unix-domain address", G_STRFUNC);
           return;
         }
-      dest.addrlen = (socklen_t) size;
+      dest.addrlen = (gsize) size;
     }
 
   if (self->conn_lost > 0 || self->closing)
@@ -626,7 +633,7 @@ evl_datagram_transport_finalize (GObject *object)
   /* Started transports hold themselves until release(): only one that
    * never started gets here with its fd. */
   if (self->fd >= 0)
-    close (self->fd);
+    evl_os_sock_close (self->fd);
   evl_write_buffer_clear (&self->wbuf);
   g_free (self->rbuf);
   g_clear_object (&self->peer);

@@ -5,11 +5,9 @@
 #include "evl-config.h"
 
 #include <errno.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "evl-loop-private.h"
-#include "evl-net-private.h"
+#include "evl-os-dgram-private.h"
 #include "evl-operation-private.h"
 #include "evl-datagram-transport-private.h"
 
@@ -53,10 +51,27 @@ endpoint_free (Endpoint *ep)
   if (ep->factory_notify != NULL)
     ep->factory_notify (ep->factory_data);
   if (ep->fd >= 0)
-    close (ep->fd);
+    evl_os_sock_close (ep->fd);
   g_clear_object (&ep->cancellable);
   g_clear_object (&ep->op);
   g_free (ep);
+}
+
+/* FALSE with @error set when the endpoint cannot be made: the loop is
+ * closed or @cancellable cancelled (as evl_net_can_start(), without the
+ * stream code). */
+static gboolean
+can_start (EvlLoop       *loop,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  if (evl_loop_is_closed (loop))
+    {
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                           _("The event loop is closed; create a new loop to run more work"));
+      return FALSE;
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
 /* Ends the operation with @error (taken). */
@@ -135,7 +150,7 @@ family_of (GSocketAddress *address)
 static gboolean
 to_native (GSocketAddress          *address,
            struct sockaddr_storage *ss,
-           socklen_t               *len,
+           gsize                   *len,
            GError                 **error)
 {
   gssize size = g_socket_address_get_native_size (address);
@@ -148,27 +163,25 @@ to_native (GSocketAddress          *address,
                              "Unix-domain address"));
       return FALSE;
     }
-  *len = (socklen_t) size;
+  *len = (gsize) size;
   return TRUE;
 }
 
+/* @r: what a socket option call returned (0 or -errno). */
 static gboolean
-set_flag (int          fd,
-          int          option,
-          const char  *name,
-          GError     **error)
+check_flag (int          r,
+            const char  *name,
+            GError     **error)
 {
-  int one = 1;
-
-  if (setsockopt (fd, SOL_SOCKET, option, &one, sizeof one) == 0)
+  if (r == 0)
     return TRUE;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-               _("Cannot set %s on the socket: %s"), name, g_strerror (errno));
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+               _("Cannot set %s on the socket: %s"), name, g_strerror (-r));
   return FALSE;
 }
 
-/* A non-blocking, close-on-exec datagram socket, bound and connected as
- * asked; -1 with @error set. */
+/* A non-blocking, close-on-exec (not inheritable) datagram socket, bound
+ * and connected as asked; -1 with @error set. */
 static int
 open_endpoint (GSocketAddress    *local_address,
                GSocketAddress    *remote_address,
@@ -176,8 +189,8 @@ open_endpoint (GSocketAddress    *local_address,
                GError           **error)
 {
   struct sockaddr_storage ss;
-  socklen_t len;
-  int family, fd, errsv;
+  gsize len;
+  int family, fd, r;
 
   if (local_address == NULL && remote_address == NULL)
     {
@@ -196,30 +209,52 @@ open_endpoint (GSocketAddress    *local_address,
                                "pass two IPv4, two IPv6 or two Unix-domain addresses"));
       return -1;
     }
-
-  fd = socket (family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
+  if (family == AF_UNIX && !EVL_OS_DGRAM_HAS_UNIX)
     {
-      errsv = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Cannot create a datagram socket: %s"), g_strerror (errsv));
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED,
+                           _("Unix-domain datagram sockets are not supported on this platform "
+                             "(it has Unix-domain stream sockets only); use UDP on the "
+                             "loopback address instead"));
       return -1;
     }
-  if ((flags & EVL_DATAGRAM_FLAGS_REUSE_PORT) && !set_flag (fd, SO_REUSEPORT, "SO_REUSEPORT", error))
+  if ((flags & EVL_DATAGRAM_FLAGS_REUSE_PORT) && !EVL_OS_SOCK_HAS_REUSE_PORT)
+    {
+      g_set_error_literal (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED,
+                           _("This platform has no SO_REUSEPORT: datagram endpoints cannot "
+                             "share a port; do not pass EVL_DATAGRAM_FLAGS_REUSE_PORT"));
+      return -1;
+    }
+
+  fd = evl_os_sock_socket (family, SOCK_DGRAM);
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-fd),
+                   _("Cannot create a datagram socket: %s"), g_strerror (-fd));
+      return -1;
+    }
+  if ((flags & EVL_DATAGRAM_FLAGS_REUSE_PORT) &&
+      !check_flag (evl_os_dgram_set_reuse_port (fd), "SO_REUSEPORT", error))
     goto fail;
-  if ((flags & EVL_DATAGRAM_FLAGS_ALLOW_BROADCAST) && !set_flag (fd, SO_BROADCAST, "SO_BROADCAST", error))
+  if ((flags & EVL_DATAGRAM_FLAGS_ALLOW_BROADCAST) &&
+      !check_flag (evl_os_sock_set_option (fd, SOL_SOCKET, SO_BROADCAST, 1), "SO_BROADCAST", error))
+    goto fail;
+  /* Windows: SO_EXCLUSIVEADDRUSE, before any bind (an implicit one on the
+   * first send too); nothing on Unix. Without REUSE_PORT the port is the
+   * endpoint's alone on both. */
+  if (!(flags & EVL_DATAGRAM_FLAGS_REUSE_PORT) &&
+      !check_flag (evl_os_dgram_set_exclusive (fd), "SO_EXCLUSIVEADDRUSE", error))
     goto fail;
 
   if (local_address != NULL)
     {
       if (!to_native (local_address, &ss, &len, error))
         goto fail;
-      if (bind (fd, (struct sockaddr *) &ss, len) < 0)
+      r = evl_os_sock_bind (fd, (struct sockaddr *) &ss, len);
+      if (r < 0)
         {
-          errsv = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                        _("Cannot bind the datagram socket to its local address: %s"),
-                       g_strerror (errsv));
+                       g_strerror (-r));
           goto fail;
         }
     }
@@ -227,21 +262,26 @@ open_endpoint (GSocketAddress    *local_address,
     {
       if (!to_native (remote_address, &ss, &len, error))
         goto fail;
-      while (connect (fd, (struct sockaddr *) &ss, len) < 0)
+      /* A datagram connect() only records the peer: it never goes on in
+       * the background. */
+      while ((r = evl_os_sock_connect (fd, (struct sockaddr *) &ss, (socklen_t) len)) < 0)
         {
-          errsv = errno;
-          if (errsv == EINTR)
+          if (r == -EINTR)
             continue;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                        _("Cannot connect the datagram socket to its remote address: %s"),
-                       g_strerror (errsv));
+                       g_strerror (-r));
           goto fail;
         }
     }
+  /* Windows: ICMP errors on connected endpoints only, as on Unix. Should
+   * it fail, unconnected endpoints report them too (error_received), as
+   * Windows does by default: not worth failing the endpoint for. */
+  (void) evl_os_dgram_set_icmp_errors (fd, remote_address != NULL);
   return fd;
 
 fail:
-  close (fd);
+  evl_os_sock_close (fd);
   return -1;
 }
 
@@ -265,6 +305,9 @@ fail:
  *
  * Like [method@Evl.Loop.create_datagram_endpoint_async], with options
  * (asyncio's `reuse_port` and `allow_broadcast`).
+ *
+ * Windows has no `SO_REUSEPORT`: there %EVL_DATAGRAM_FLAGS_REUSE_PORT
+ * fails with %EVL_LOOP_ERROR_NOT_SUPPORTED.
  */
 void
 evl_loop_create_datagram_endpoint_full_async (EvlLoop                    *loop,
@@ -296,7 +339,7 @@ evl_loop_create_datagram_endpoint_full_async (EvlLoop                    *loop,
   ep->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   ep->fd = -1;
 
-  if (evl_net_can_start (loop, cancellable, &error))
+  if (can_start (loop, cancellable, &error))
     ep->fd = open_endpoint (local_address, remote_address, flags, &error);
   if (error != NULL)
     {
@@ -329,7 +372,16 @@ evl_loop_create_datagram_endpoint_full_async (EvlLoop                    *loop,
  * `loop.create_datagram_endpoint()`, on every loop kind. At least one of
  * @local_address and @remote_address is needed; they are already
  * resolved (see [method@Evl.Loop.getaddrinfo_async]). The socket is
- * non-blocking and close-on-exec.
+ * non-blocking and close-on-exec (not inheritable on Windows).
+ *
+ * Unless %EVL_DATAGRAM_FLAGS_REUSE_PORT shares it, the local port is the
+ * endpoint's alone (on Windows the socket binds with
+ * `SO_EXCLUSIVEADDRUSE`, so that no socket with `SO_REUSEADDR` takes its
+ * datagrams). ICMP errors such as "port unreachable" go to the protocol's
+ * `error_received` on a connected endpoint only, on every platform (an
+ * unconnected endpoint turns Windows' reports off, as libuv does). Windows
+ * has no Unix-domain datagram sockets: a #GUnixSocketAddress fails there
+ * with %EVL_LOOP_ERROR_NOT_SUPPORTED.
  *
  * @factory is called from the loop, then the protocol's
  * `connection_made`, then @callback; get the transport with

@@ -144,11 +144,13 @@ evl_fd_table_collect_polled (EvlFdTable       *table,
   for (guint k = 0; k < table->n && n_ready > 0 && n < n_events; k++)
     {
       const guint8 *entry = evl_fd_table_entry (table, i);
-      short asked = *(const short *) (entry + events_offset);
-      short revents = *(const short *) (entry + revents_offset);
+      short asked, revents;
       EvlEventFlags ready;
       int fd = table->fds[i];
 
+      /* memcpy: no alignment assumed (a plain load once compiled). */
+      memcpy (&asked, entry + events_offset, sizeof asked);
+      memcpy (&revents, entry + revents_offset, sizeof revents);
       i = evl_fd_table_next (table, i);
       if (revents == 0)
         continue;

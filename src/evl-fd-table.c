@@ -139,40 +139,57 @@ evl_fd_table_collect_polled (EvlFdTable       *table,
                              guint             n,
                              guint             n_events)
 {
+  /* Locals (the writes to @events could alias the table's fields) and a
+   * cursor: this loop runs over every watched fd at each wakeup. */
+  const guint8 *entries = table->entries;
+  gsize size = table->entry_size;
+  guint len = table->n;
   guint i = evl_fd_table_scan_start (table);
+  const guint8 *cursor;
 
-  for (guint k = 0; k < table->n && n_ready > 0 && n < n_events; k++)
+  if (n >= n_events || n_ready == 0 || len == 0)
+    return n;
+  cursor = entries + (gsize) i * size;
+  for (guint k = 0; k < len; k++)
     {
-      const guint8 *entry = evl_fd_table_entry (table, i);
+      const guint8 *entry = cursor;
+      guint pos = i;
       short asked, revents;
       EvlEventFlags ready;
-      int fd = table->fds[i];
 
       /* memcpy: no alignment assumed (a plain load once compiled). */
-      memcpy (&asked, entry + events_offset, sizeof asked);
       memcpy (&revents, entry + revents_offset, sizeof revents);
-      i = evl_fd_table_next (table, i);
+      if (++i == len)
+        {
+          i = 0;
+          cursor = entries;
+        }
+      else
+        cursor += size;
       if (revents == 0)
         continue;
-      n_ready--;
 
       ready = from_poll_events (revents);
       if (revents & (POLLERR | POLLHUP | POLLNVAL))
         {
           /* Let the callbacks of every interest see the failure. */
+          memcpy (&asked, entry + events_offset, sizeof asked);
           ready |= from_poll_events (asked);
           if (revents & (POLLERR | POLLNVAL))
             ready |= EVL_IO_ERROR;
           if (revents & POLLHUP)
             ready |= EVL_IO_HUP;
         }
-      if (ready == 0)
-        continue;
-
-      events[n].fd = fd;
-      events[n].events = ready;
-      events[n].data = NULL;
-      n++;
+      if (ready != 0)
+        {
+          events[n].fd = table->fds[pos];
+          events[n].events = ready;
+          events[n].data = NULL;
+          if (++n == n_events)
+            break;
+        }
+      if (--n_ready == 0)
+        break;
     }
   table->start = i;
   return n;

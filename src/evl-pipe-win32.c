@@ -163,6 +163,7 @@ typedef struct
   gboolean    wwatch;      /* the loop watches wov.hEvent */
   GBytes     *wbytes;      /* what WriteFile is sending */
   gsize       held_len;    /* completed while paused: bytes in rbuf */
+  DWORD       held_error;  /* completed while paused: how it ended */
   guint8      probe[PROBE_SIZE];
 } PipeState;
 
@@ -208,19 +209,13 @@ watch_unref (gpointer data)
 }
 
 static gboolean
-watch_event (EvlStreamTransport *self,
-             HANDLE              event,
-             EvlCallback         callback)
+watch_event (EvlStreamTransport  *self,
+             HANDLE               event,
+             EvlCallback          callback,
+             GError             **error)
 {
-  GError *error = NULL;
-
-  if (!evl_loop_add_internal_watch (self->loop, (int) (gintptr) event, FALSE, callback,
-                                    g_object_ref (self), watch_unref, &error))
-    {
-      evl_stream_fatal_error (self, error);
-      return FALSE;
-    }
-  return TRUE;
+  return evl_loop_add_internal_watch (self->loop, (int) (gintptr) event, FALSE, callback,
+                                      g_object_ref (self), watch_unref, error);
 }
 
 static void
@@ -326,7 +321,7 @@ read_done (gpointer data)
       else
         {
           self->held_eof = TRUE;
-          st->held_len = err;    /* the error, delivered on resume */
+          st->held_error = err;  /* delivered on resume */
         }
     }
   else
@@ -341,6 +336,7 @@ start_read (EvlStreamTransport *self)
 {
   PipeState *st = get_state (self);
   gboolean probe = !(self->flags & EVL_STREAM_READ);
+  GError *error = NULL;
 
   if (self->recv_busy || self->fd < 0)
     return;
@@ -361,8 +357,16 @@ start_read (EvlStreamTransport *self)
         }
     }
   self->recv_busy = TRUE;
-  if (watch_event (self, st->rov.hEvent, read_done))
-    st->rwatch = TRUE;
+  if (!watch_event (self, st->rov.hEvent, read_done, &error))
+    {
+      if (st->rerror == NO_ERROR)
+        cancel_and_wait (st, &st->rov);
+      st->rerror = NO_ERROR;
+      self->recv_busy = FALSE;
+      evl_stream_fatal_error (self, error);
+      return;
+    }
+  st->rwatch = TRUE;
 }
 
 static void
@@ -371,16 +375,17 @@ deliver_held (gpointer data)
   EvlStreamTransport *self = data;
   PipeState *st = get_state (self);
   gsize n = st->held_len;
-  gboolean eof = self->held_eof;
+  DWORD err = self->held_eof ? st->held_error : NO_ERROR;
 
   self->held_scheduled = FALSE;
   if (self->paused || self->recv_busy)
     return;
   st->held_len = 0;
+  st->held_error = NO_ERROR;
   self->held_eof = FALSE;
   if (self->conn_lost > 0 || self->closing || self->eof_received)
     return;
-  deliver_read (self, eof ? (DWORD) n : NO_ERROR, eof ? 0 : n);
+  deliver_read (self, err, n);
 }
 
 static void
@@ -410,6 +415,7 @@ pipe_stop_reading (EvlStreamTransport *self,
     return;
   st = get_state (self);
   st->held_len = 0;
+  st->held_error = NO_ERROR;
   self->held_eof = FALSE;
   if (!self->recv_busy)
     return;
@@ -465,6 +471,7 @@ static void
 pipe_flush (EvlStreamTransport *self)
 {
   PipeState *st;
+  GError *error = NULL;
   gsize len;
 
   if (self->send_busy || self->wbuf.size == 0 || self->fd < 0)
@@ -487,8 +494,17 @@ pipe_flush (EvlStreamTransport *self)
         }
     }
   self->send_busy = TRUE;
-  if (watch_event (self, st->wov.hEvent, write_done))
-    st->wwatch = TRUE;
+  if (!watch_event (self, st->wov.hEvent, write_done, &error))
+    {
+      if (st->werror == NO_ERROR)
+        cancel_and_wait (st, &st->wov);
+      st->werror = NO_ERROR;
+      self->send_busy = FALSE;
+      g_clear_pointer (&st->wbytes, g_bytes_unref);
+      evl_stream_fatal_error (self, error);
+      return;
+    }
+  st->wwatch = TRUE;
 }
 
 static void

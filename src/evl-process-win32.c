@@ -5,6 +5,8 @@
 #include "evl-config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <wchar.h>
 
 #include "evl-loop-private.h"   /* winsock2.h before windows.h */
 

@@ -1,0 +1,545 @@
+/* subprocess-win32.c: child processes with pipe transports on Windows,
+ * on the loop kind under test (tests/subprocess.c is the POSIX version).
+ * The child is tests/child-win32.c, built next to this program.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "evl-test-protocol.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <windows.h>
+
+#define TEST_TYPE_SUB (test_sub_get_type ())
+G_DECLARE_FINAL_TYPE (TestSub, test_sub, TEST, SUB, GObject)
+
+struct _TestSub
+{
+  GObject                 parent_instance;
+  EvlSubprocessTransport *transport;
+  GByteArray             *out[3];
+  guint                   n_made;
+  guint                   pipes_lost;      /* bit mask of fds */
+  guint                   n_exited;
+  guint                   n_lost;
+  int                     returncode;      /* at process_exited */
+  gboolean                exited;
+  gboolean                lost;
+};
+
+static void test_sub_iface_init (EvlSubprocessProtocolInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestSub, test_sub, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (EVL_TYPE_SUBPROCESS_PROTOCOL, test_sub_iface_init))
+
+static void
+sub_connection_made (EvlSubprocessProtocol  *protocol,
+                     EvlSubprocessTransport *transport)
+{
+  TestSub *self = TEST_SUB (protocol);
+
+  g_assert_cmpuint (self->n_made, ==, 0);
+  self->n_made++;
+  self->transport = g_object_ref (transport);
+}
+
+static void
+sub_pipe_data_received (EvlSubprocessProtocol *protocol,
+                        int                    fd,
+                        GBytes                *data)
+{
+  TestSub *self = TEST_SUB (protocol);
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+
+  g_assert_cmpuint (self->n_made, ==, 1);
+  g_assert_true (fd == 1 || fd == 2);
+  g_assert_false (self->pipes_lost & (1u << fd));
+  g_assert_false (self->lost);
+  g_byte_array_append (self->out[fd], bytes, size);
+}
+
+static void
+sub_pipe_connection_lost (EvlSubprocessProtocol *protocol,
+                          int                    fd,
+                          const GError          *error)
+{
+  TestSub *self = TEST_SUB (protocol);
+
+  g_assert_true (fd >= 0 && fd <= 2);
+  g_assert_false (self->pipes_lost & (1u << fd));
+  g_assert_false (self->lost);
+  self->pipes_lost |= 1u << fd;
+}
+
+static void
+sub_process_exited (EvlSubprocessProtocol *protocol)
+{
+  TestSub *self = TEST_SUB (protocol);
+
+  g_assert_cmpuint (self->n_exited, ==, 0);
+  g_assert_false (self->lost);
+  g_assert_true (evl_subprocess_transport_has_exited (self->transport));
+  self->n_exited++;
+  self->returncode = evl_subprocess_transport_get_returncode (self->transport);
+  self->exited = TRUE;
+}
+
+static void
+sub_connection_lost (EvlSubprocessProtocol *protocol,
+                     const GError          *error)
+{
+  TestSub *self = TEST_SUB (protocol);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (self->n_lost, ==, 0);
+  g_assert_cmpuint (self->n_exited, ==, 1);   /* process_exited first */
+  self->n_lost++;
+  self->lost = TRUE;
+  g_clear_object (&self->transport);
+}
+
+static void
+test_sub_iface_init (EvlSubprocessProtocolInterface *iface)
+{
+  iface->connection_made = sub_connection_made;
+  iface->pipe_data_received = sub_pipe_data_received;
+  iface->pipe_connection_lost = sub_pipe_connection_lost;
+  iface->process_exited = sub_process_exited;
+  iface->connection_lost = sub_connection_lost;
+}
+
+static void
+test_sub_finalize (GObject *object)
+{
+  TestSub *self = TEST_SUB (object);
+  guint i;
+
+  g_clear_object (&self->transport);
+  for (i = 0; i < 3; i++)
+    g_byte_array_unref (self->out[i]);
+  G_OBJECT_CLASS (test_sub_parent_class)->finalize (object);
+}
+
+static void
+test_sub_class_init (TestSubClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_sub_finalize;
+}
+
+static void
+test_sub_init (TestSub *self)
+{
+  guint i;
+
+  for (i = 0; i < 3; i++)
+    self->out[i] = g_byte_array_new ();
+}
+
+static EvlSubprocessProtocol *
+make_sub (gpointer data)
+{
+  return g_object_new (TEST_TYPE_SUB, NULL);
+}
+
+/* Starts argv (or the shell command @cmd) and returns the transport. */
+static EvlSubprocessTransport *
+spawn (EvlLoop            *loop,
+       const char * const *argv,
+       const char         *cmd,
+       EvlSubprocessStdio  in,
+       EvlSubprocessStdio  out,
+       EvlSubprocessStdio  err,
+       TestSub           **sub,
+       GError            **error)
+{
+  TestWaiter w;
+  EvlSubprocessTransport *t;
+  EvlSubprocessProtocol *p = NULL;
+
+  test_waiter_init (&w, loop);
+  if (cmd != NULL)
+    evl_loop_subprocess_shell_async (loop, make_sub, NULL, NULL, cmd, in, out, err,
+                                     NULL, test_waiter_cb, &w);
+  else
+    evl_loop_subprocess_exec_async (loop, make_sub, NULL, NULL, argv, in, out, err,
+                                    NULL, test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  t = cmd != NULL ? evl_loop_subprocess_shell_finish (loop, w.result, &p, error)
+                  : evl_loop_subprocess_exec_finish (loop, w.result, &p, error);
+  test_waiter_clear (&w);
+  *sub = (TestSub *) p;
+  if (t != NULL)
+    g_assert_cmpuint ((*sub)->n_made, ==, 1);
+  return t;
+}
+
+static void
+finish (EvlLoop                *loop,
+        EvlSubprocessTransport *t,
+        TestSub                *sub)
+{
+  test_run_until (loop, &sub->lost);
+  g_object_unref (t);
+  g_object_unref (sub);
+}
+
+/* The child program, next to this one. */
+static char *
+child_path (void)
+{
+  wchar_t self[MAX_PATH];
+  DWORD n = GetModuleFileNameW (NULL, self, MAX_PATH);
+  char *path, *dir, *child;
+
+  g_assert_true (n > 0 && n < MAX_PATH);
+  path = g_utf16_to_utf8 ((gunichar2 *) self, n, NULL, NULL, NULL);
+  dir = g_path_get_dirname (path);
+  child = g_build_filename (dir, "test-child-win32.exe", NULL);
+  g_free (path);
+  g_free (dir);
+  return child;
+}
+
+/* argv for the child: the program and @args (NULL-terminated). */
+static char **
+child_argv (const char *first,
+            ...)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (a, child_path ());
+  va_start (ap, first);
+  for (arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (a, g_strdup (arg));
+  va_end (ap);
+  g_ptr_array_add (a, NULL);
+  return (char **) g_ptr_array_free (a, FALSE);
+}
+
+static void
+assert_not_inheritable (EvlTransport *t)
+{
+  DWORD flags = 0;
+
+  g_assert_nonnull (t);
+  g_assert_true (GetHandleInformation ((HANDLE) (guintptr) evl_transport_get_fd (t), &flags));
+  g_assert_false (flags & HANDLE_FLAG_INHERIT);
+}
+
+/* stdin to stdout through the child, 300 KiB (more than the pipes
+ * hold), then exit 0. */
+static void
+test_echo (void)
+{
+  EvlLoop *loop;
+  char **argv = child_argv ("echo", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+  GBytes *data = test_pattern (300 * 1024, 1);
+  EvlTransport *in;
+  guint before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (evl_subprocess_transport_get_pid (t));
+  g_assert_false (evl_subprocess_transport_has_exited (t));
+  in = evl_subprocess_transport_get_pipe_transport (t, 0);
+  assert_not_inheritable (in);
+  assert_not_inheritable (evl_subprocess_transport_get_pipe_transport (t, 1));
+  assert_not_inheritable (evl_subprocess_transport_get_pipe_transport (t, 2));
+  g_assert_null (evl_subprocess_transport_get_pipe_transport (t, 3));
+  evl_transport_write (in, data);
+  evl_transport_write_eof (in);
+  test_run_until (loop, &sub->exited);
+  g_assert_cmpint (sub->returncode, ==, 0);
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpuint (sub->pipes_lost, ==, 7);
+  g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len,
+                   g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  g_assert_cmpuint (sub->out[2]->len, ==, 0);
+  finish (loop, t, sub);
+  g_bytes_unref (data);
+  g_strfreev (argv);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, before);
+}
+
+static void
+test_exit_code (void)
+{
+  EvlLoop *loop;
+  char **argv = child_argv ("exit", "7", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  g_assert_null (evl_subprocess_transport_get_pipe_transport (t, 0));
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 7);
+  g_assert_cmpint (evl_subprocess_transport_get_returncode (t), ==, 7);
+  g_assert_cmpuint (sub->pipes_lost, ==, 6);
+  finish (loop, t, sub);
+  g_strfreev (argv);
+  evl_test_close_loop (loop);
+}
+
+/* stderr as a pipe, stdin and stdout from and to NUL. */
+static void
+test_stderr_and_devnull (void)
+{
+  EvlLoop *loop;
+  char **argv = child_argv ("stderr", "err ", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+             EVL_SUBPROCESS_STDIO_DEVNULL, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  g_assert_null (evl_subprocess_transport_get_pipe_transport (t, 1));
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 0);
+  g_assert_cmpuint (sub->out[1]->len, ==, 0);
+  g_assert_cmpmem (sub->out[2]->data, sub->out[2]->len, "err eof", 7);
+  finish (loop, t, sub);
+  g_strfreev (argv);
+  evl_test_close_loop (loop);
+}
+
+/* Arguments reach the child exactly as given: the command line is quoted
+ * for the C runtime's parser. */
+static void
+test_args (void)
+{
+  static const char *args[] = {
+    "plain", "", "two words", "tab\there", "quote\"inside", "\"quoted\"",
+    "back\\slash", "trailing\\", "trailing space\\", "\\\\server\\share\\",
+    "\\\"", "a\\\\\"b", "new\nline", "ünïcödé €", "%PATH%", "^&|<>", "*?",
+  };
+  EvlLoop *loop;
+  GPtrArray *a = g_ptr_array_new_with_free_func (g_free);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+  GString *expected = g_string_new (NULL);
+  guint i;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  g_ptr_array_add (a, child_path ());
+  g_ptr_array_add (a, g_strdup ("args"));
+  for (i = 0; i < G_N_ELEMENTS (args); i++)
+    {
+      g_ptr_array_add (a, g_strdup (args[i]));
+      g_string_append_len (expected, args[i], strlen (args[i]) + 1);
+    }
+  g_ptr_array_add (a, NULL);
+  t = spawn (loop, (const char * const *) a->pdata, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
+  g_assert_no_error (error);
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 0);
+  g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, expected->str, expected->len);
+  finish (loop, t, sub);
+  g_string_free (expected, TRUE);
+  g_ptr_array_unref (a);
+  evl_test_close_loop (loop);
+}
+
+/* _shell runs the command through %COMSPEC% /c. */
+static void
+test_shell (void)
+{
+  EvlLoop *loop;
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, NULL, "echo hello& exit 3", EVL_SUBPROCESS_STDIO_DEVNULL,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 3);
+  g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, "hello\r\n", 7);
+  finish (loop, t, sub);
+  evl_test_close_loop (loop);
+}
+
+/* terminate() and kill() end the child with TerminateProcess (return code
+ * 1, as Python's); other signals are not supported. */
+static void
+test_signals (void)
+{
+  EvlLoop *loop;
+  char **argv = child_argv ("sleep", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+  guint round;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  for (round = 0; round < 2; round++)
+    {
+      t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+                 EVL_SUBPROCESS_STDIO_DEVNULL, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
+      g_assert_no_error (error);
+      g_assert_false (evl_subprocess_transport_send_signal (t, SIGINT, &error));
+      g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
+      g_clear_error (&error);
+      if (round == 0)
+        g_assert_true (evl_subprocess_transport_kill (t, &error));
+      else
+        g_assert_true (evl_subprocess_transport_terminate (t, &error));
+      g_assert_no_error (error);
+      test_run_until (loop, &sub->lost);
+      g_assert_cmpint (sub->returncode, ==, 1);
+      g_assert_false (evl_subprocess_transport_kill (t, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+      finish (loop, t, sub);
+    }
+  g_strfreev (argv);
+  evl_test_close_loop (loop);
+}
+
+/* close() kills a running child, as asyncio does. */
+static void
+test_close_kills (void)
+{
+  EvlLoop *loop;
+  char **argv = child_argv ("sleep", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+  guint before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  evl_transport_close (EVL_TRANSPORT (t));
+  g_assert_true (evl_transport_is_closing (EVL_TRANSPORT (t)));
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 1);
+  finish (loop, t, sub);
+  g_strfreev (argv);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, before);
+}
+
+/* Several children at once, each with two pipes and its process HANDLE
+ * watched (the selector loops wait for at most 63 HANDLEs). */
+static void
+test_many (void)
+{
+  EvlLoop *loop;
+  EvlSubprocessTransport *t[8];
+  TestSub *sub[8];
+  GError *error = NULL;
+  guint i, before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  for (i = 0; i < G_N_ELEMENTS (t); i++)
+    {
+      char *code = g_strdup_printf ("%u", i);
+      char **argv = child_argv ("exit", code, NULL);
+
+      t[i] = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+                    EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub[i], &error);
+      g_assert_no_error (error);
+      g_strfreev (argv);
+      g_free (code);
+    }
+  for (i = 0; i < G_N_ELEMENTS (t); i++)
+    {
+      test_run_until (loop, &sub[i]->lost);
+      g_assert_cmpint (sub[i]->returncode, ==, (int) i);
+      finish (loop, t[i], sub[i]);
+    }
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, before);
+}
+
+static void
+test_missing_program (void)
+{
+  EvlLoop *loop;
+  const char *argv[] = { "C:\\nonexistent\\evl-no-such-program.exe", NULL };
+  const char *quote[] = { "evl\"quote", NULL };
+  EvlSubprocessTransport *t;
+  TestSub *sub = NULL;
+  GError *error = NULL;
+  guint before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, argv, NULL, EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE,
+             EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_null (t);
+  g_assert_null (sub);
+  g_assert_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT);
+  g_clear_error (&error);
+  /* No command line can pass a program name with a double quote. */
+  t = spawn (loop, quote, NULL, EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE,
+             EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_null (t);
+  g_assert_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_INVAL);
+  g_clear_error (&error);
+  evl_test_close_loop (loop);
+  g_assert_cmpuint (evl_test_count_fds (), ==, before);
+}
+
+/* Closing the loop under a running child kills it and waits for it. */
+static void
+test_loop_close (void)
+{
+  EvlLoop *loop;
+  char **argv = child_argv ("sleep", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+  guint before = evl_test_count_fds ();
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  g_object_unref (t);
+  evl_test_close_loop (loop);
+  g_assert_true (sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 1);
+  g_object_unref (sub);
+  g_strfreev (argv);
+  g_assert_cmpuint (evl_test_count_fds (), ==, before);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  evl_test_init (&argc, &argv);
+
+  g_test_add_func ("/Evl/Subprocess/echo", test_echo);
+  g_test_add_func ("/Evl/Subprocess/exit-code", test_exit_code);
+  g_test_add_func ("/Evl/Subprocess/stderr-and-devnull", test_stderr_and_devnull);
+  g_test_add_func ("/Evl/Subprocess/args", test_args);
+  g_test_add_func ("/Evl/Subprocess/shell", test_shell);
+  g_test_add_func ("/Evl/Subprocess/signals", test_signals);
+  g_test_add_func ("/Evl/Subprocess/close-kills", test_close_kills);
+  g_test_add_func ("/Evl/Subprocess/many", test_many);
+  g_test_add_func ("/Evl/Subprocess/missing-program", test_missing_program);
+  g_test_add_func ("/Evl/Subprocess/loop-close", test_loop_close);
+
+  return g_test_run ();
+}

@@ -2,23 +2,93 @@
  * library, and how the library starts children
  *
  * Not parametrized: every test makes loops of each kind itself (the
- * proactor where io_uring is available).
+ * proactor where io_uring or an I/O completion port is available).
+ *
+ * The sockets' own flags are checked on every platform; the rest lists a
+ * child's fds through /proc, spawns with posix_spawn() and needs Unix
+ * sockets, POSIX signals and cat: a POSIX-only group (on Windows a socket
+ * that is not inheritable is what keeps it from a child).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "evl-test-protocol.h"
 
+#include <string.h>
+
+#ifdef G_OS_UNIX
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* the library's sockets cannot reach a child, and do not block */
+
+static void
+check_socket_flags (EvlLoop *loop)
+{
+  TestFactory sf, cf;
+  EvlServer *server;
+  EvlTransport *client;
+  TestProto *client_proto, *server_proto;
+
+  test_factory_init (&sf);
+  test_factory_init (&cf);
+  server = test_start_server (loop, &sf, "127.0.0.1");
+  client = test_connect (loop, &cf, "127.0.0.1", evl_server_get_port (server), &client_proto);
+  while (sf.created->len == 0)
+    evl_test_run_once (loop);
+  server_proto = sf.created->pdata[0];
+  /* connect's socket, accept's socket: non-blocking, close-on-exec (not
+   * inheritable on Windows) */
+  evl_test_assert_sock_flags (evl_transport_get_fd (client));
+  evl_test_assert_sock_flags (evl_transport_get_fd (server_proto->transport));
+  evl_transport_close (client);
+  test_run_until (loop, &client_proto->lost);
+  test_run_until (loop, &server_proto->lost);
+  g_object_unref (client);
+  g_object_unref (client_proto);
+  test_server_close (loop, server);
+  test_factory_clear (&sf);
+  test_factory_clear (&cf);
+  evl_test_close_loop (loop);
+}
+
+static void
+test_socket_flags (void)
+{
+  EvlSelector *selector;
+  EvlLoop *proactor;
+  GError *error = NULL;
+
+  check_socket_flags (evl_selector_loop_new (NULL));
+  selector = evl_poll_selector_new ();
+  check_socket_flags (evl_selector_loop_new (selector));
+  g_object_unref (selector);
+  selector = evl_select_selector_new ();
+  check_socket_flags (evl_selector_loop_new (selector));
+  g_object_unref (selector);
+  /* memcheck cannot follow io_uring (see evl-test-util.c) */
+  proactor = evl_test_under_valgrind () ? NULL : evl_proactor_loop_new (&error);
+  if (proactor != NULL)
+    check_socket_flags (proactor);
+  else
+    {
+      g_test_message ("no proactor: %s", error != NULL ? error->message : "valgrind");
+      g_clear_error (&error);
+    }
+}
+
+/* POSIX only -------------------------------------------------------------- */
+
+#ifdef G_OS_UNIX
 
 /* ---------------------------------------------------------------------- */
 /* helper modes of this binary, run as the child */
@@ -555,19 +625,28 @@ test_argv_verbatim (void)
   evl_test_close_loop (loop);
 }
 
+#endif /* G_OS_UNIX */
+
 int
 main (int    argc,
       char **argv)
 {
+#ifdef G_OS_UNIX
   if (argc > 1 && g_str_equal (argv[1], "--list-fds"))
     return helper_list_fds ();
   if (argc > 1 && g_str_equal (argv[1], "--print-args"))
     return helper_print_args (argc, argv);
+#endif
 
   evl_test_init (&argc, &argv);
 
+  g_test_add_func ("/Evl/Security/socket-flags", test_socket_flags);
+#ifdef G_OS_UNIX
+  /* /proc/self/fd, posix_spawn(), Unix sockets, SIGUSR1 and cat; on
+   * Windows the subprocess tests check the command line quoting. */
   g_test_add_func ("/Evl/Security/no-inherited-fds", test_no_inherited_fds);
   g_test_add_func ("/Evl/Security/exec/argv-verbatim", test_argv_verbatim);
+#endif
 
   return g_test_run ();
 }

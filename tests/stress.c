@@ -6,18 +6,24 @@
 #include "evl-test-protocol.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef G_OS_UNIX
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #define MIB (1024 * 1024)
 
 /* ASan's quarantine and TSan's shadow memory make VmRSS say nothing
- * about the library: there only the fds are checked. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+ * about the library: there only the fds are checked. Windows has no
+ * VmRSS (nor glibc's malloc_trim): there too. */
+#if !defined(G_OS_UNIX)
+# define RSS_MEANINGFUL 0
+#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 # define RSS_MEANINGFUL 0
 #elif defined(__has_feature)
 # if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -30,6 +36,8 @@
 
 /* ---------------------------------------------------------------------- */
 /* measurements */
+
+#ifdef G_OS_UNIX
 
 /* VmRSS of this process, in bytes, once malloc has given back the free
  * pages it can (glibc keeps them otherwise, and fragmentation would hide
@@ -108,6 +116,31 @@ raise_nofile (void)
   g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &rl), ==, 0);
   return rl.rlim_cur;
 }
+
+#else /* Windows: no /proc, no fd limit */
+
+static gsize
+rss_bytes (void)
+{
+  return 0;   /* not measured: RSS_MEANINGFUL is 0 */
+}
+
+static void
+log_fds (const char *when)
+{
+  g_test_message ("%s: %u handles open", when, evl_test_count_fds ());
+}
+
+/* Windows has no limit of open sockets per process. */
+typedef guint rlim_t;
+
+static rlim_t
+raise_nofile (void)
+{
+  return G_MAXUINT;
+}
+
+#endif
 
 /* ---------------------------------------------------------------------- */
 /* many connections */
@@ -358,6 +391,11 @@ test_many_connections (void)
   /* Two fds per connection (both ends are ours), the listener, and room
    * for the loop, GLib and the test runner. */
   n = MIN (10000, ((guint) MIN (limit, G_MAXUINT) - fds_before - 64) / 2);
+  /* Wine backs every socket with a Unix fd in wineserver, which holds
+   * those of every process of the prefix under its own RLIMIT_NOFILE
+   * (20000 sockets, here, failed with WSAEMFILE): fewer there. */
+  if (evl_test_under_wine ())
+    n = MIN (n, 4000);
   g_test_message ("RLIMIT_NOFILE %lu: %u connections", (unsigned long) limit, n);
   g_assert_cmpuint (n, >=, 1000);
 

@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include <string.h>
+
 #include <evloop-glib/evloop-glib.h>
 
 G_BEGIN_DECLS
@@ -36,14 +38,6 @@ typedef struct
 void     evl_fd_table_init   (EvlFdTable *table,
                               gsize       entry_size);
 void     evl_fd_table_clear  (EvlFdTable *table);
-/* Adds @fd, which is not in the table; returns its new entry, zeroed. The
- * entries may move. */
-gpointer evl_fd_table_add    (EvlFdTable *table,
-                              int         fd);
-/* Removes @fd; FALSE if it was not in the table. */
-gboolean evl_fd_table_remove (EvlFdTable *table,
-                              int         fd);
-
 /* The position of @fd, -1 if it is not in the table. */
 static inline int
 evl_fd_table_position (const EvlFdTable *table,
@@ -61,6 +55,68 @@ evl_fd_table_entry (const EvlFdTable *table,
                     guint             pos)
 {
   return (guint8 *) table->entries + pos * table->entry_size;
+}
+
+/* Out of line: more room for entries; the index past its dense array's
+ * length (growing it, or the hash table). */
+void     evl_fd_table_grow              (EvlFdTable *table);
+void     evl_fd_table_set_position_slow (EvlFdTable *table,
+                                         int         fd,
+                                         int         pos);
+
+static inline void
+evl_fd_table_set_position (EvlFdTable *table,
+                           int         fd,
+                           int         pos)
+{
+  if (G_LIKELY ((guint) fd < table->index_len))
+    table->index[fd] = pos;
+  else
+    evl_fd_table_set_position_slow (table, fd, pos);
+}
+
+/* Adds @fd, which must not be in the table (the EvlSelector base class
+ * refuses a second registration before a backend sees it); returns its
+ * new entry, which the caller fills in (it is not initialized). The
+ * entries may move. Inline, as the rest: the selectors register and
+ * unregister in their hot paths. */
+static inline gpointer
+evl_fd_table_add (EvlFdTable *table,
+                  int         fd)
+{
+  gpointer entry;
+
+  if (G_UNLIKELY (table->n == table->alloc))
+    evl_fd_table_grow (table);
+  entry = evl_fd_table_entry (table, table->n);
+  table->fds[table->n] = fd;
+  evl_fd_table_set_position (table, fd, (int) table->n);
+  table->n++;
+  return entry;
+}
+
+/* Removes @fd; FALSE if it was not in the table. The last entry moves
+ * into its place. */
+static inline gboolean
+evl_fd_table_remove (EvlFdTable *table,
+                     int         fd)
+{
+  int pos = evl_fd_table_position (table, fd);
+  guint last;
+
+  if (pos < 0)
+    return FALSE;
+  last = table->n - 1;
+  if ((guint) pos != last)
+    {
+      memcpy (evl_fd_table_entry (table, (guint) pos), evl_fd_table_entry (table, last),
+              table->entry_size);
+      table->fds[pos] = table->fds[last];
+      evl_fd_table_set_position (table, table->fds[pos], pos);
+    }
+  evl_fd_table_set_position (table, fd, -1);
+  table->n--;
+  return TRUE;
 }
 
 /* The entry of @fd, NULL if it is not in the table. */

@@ -33,11 +33,10 @@ evl_fd_table_clear (EvlFdTable *table)
   table->n = table->alloc = table->index_len = table->start = 0;
 }
 
-/* set_position() past the dense index's current length. */
-static void
-set_position_slow (EvlFdTable *table,
-                   int         fd,
-                   int         pos)
+void
+evl_fd_table_set_position_slow (EvlFdTable *table,
+                                int         fd,
+                                int         pos)
 {
   if (fd >= 0 && fd < EVL_FD_TABLE_DENSE_MAX)
     {
@@ -62,60 +61,12 @@ set_position_slow (EvlFdTable *table,
     g_hash_table_insert (table->sparse, GINT_TO_POINTER (fd), GUINT_TO_POINTER ((guint) pos + 1));
 }
 
-static inline void
-set_position (EvlFdTable *table,
-              int         fd,
-              int         pos)
+void
+evl_fd_table_grow (EvlFdTable *table)
 {
-  if (G_LIKELY ((guint) fd < table->index_len))
-    table->index[fd] = pos;
-  else
-    set_position_slow (table, fd, pos);
-}
-
-gpointer
-evl_fd_table_add (EvlFdTable *table,
-                  int         fd)
-{
-  gpointer entry;
-
-  g_return_val_if_fail (evl_fd_table_position (table, fd) < 0, NULL);
-
-  if (table->n == table->alloc)
-    {
-      table->alloc = MAX (table->alloc * 2, 16);
-      table->entries = g_realloc_n (table->entries, table->alloc, table->entry_size);
-      table->fds = g_renew (int, table->fds, table->alloc);
-    }
-  entry = evl_fd_table_entry (table, table->n);
-  memset (entry, 0, table->entry_size);
-  table->fds[table->n] = fd;
-  set_position (table, fd, (int) table->n);
-  table->n++;
-  return entry;
-}
-
-gboolean
-evl_fd_table_remove (EvlFdTable *table,
-                     int         fd)
-{
-  int pos = evl_fd_table_position (table, fd);
-  guint last;
-
-  if (pos < 0)
-    return FALSE;
-  /* Swap-remove: move the last entry into the hole. */
-  last = table->n - 1;
-  if ((guint) pos != last)
-    {
-      memcpy (evl_fd_table_entry (table, (guint) pos), evl_fd_table_entry (table, last),
-              table->entry_size);
-      table->fds[pos] = table->fds[last];
-      set_position (table, table->fds[pos], pos);
-    }
-  set_position (table, fd, -1);
-  table->n--;
-  return TRUE;
+  table->alloc = MAX (table->alloc * 2, 16);
+  table->entries = g_realloc_n (table->entries, table->alloc, table->entry_size);
+  table->fds = g_renew (int, table->fds, table->alloc);
 }
 
 static EvlEventFlags

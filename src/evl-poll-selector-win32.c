@@ -55,6 +55,7 @@ evl_poll_selector_register_fd (EvlSelector    *selector,
     {
       pfd->fd = (SOCKET) fd;
       pfd->events = to_poll_events (events);
+      pfd->revents = 0;
     }
   return TRUE;
 }

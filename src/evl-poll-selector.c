@@ -52,9 +52,9 @@ evl_poll_selector_register_fd (EvlSelector    *selector,
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
   struct pollfd *pfd = evl_fd_table_add (&self->table, fd);
 
-  g_return_val_if_fail (pfd != NULL, FALSE);
   pfd->fd = fd;
   pfd->events = to_poll_events (events);
+  pfd->revents = 0;
   return TRUE;
 }
 

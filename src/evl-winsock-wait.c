@@ -174,7 +174,6 @@ evl_winsock_wait_register (EvlWinsockWait *wait,
   if (!is_socket (fd))
     return add_handle (wait, fd, events, error);
   *entry = evl_fd_table_add (&wait->sockets, fd);
-  g_return_val_if_fail (*entry != NULL, FALSE);
   tie (wait, fd);
   return TRUE;
 }

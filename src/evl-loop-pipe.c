@@ -56,8 +56,10 @@ connect_pipe (EvlLoop             *loop,
  *   makes the pipe's protocol
  * @factory_data: data for @factory
  * @factory_notify: (nullable): frees @factory_data
- * @fd: the read end of a pipe (or a FIFO, socket or character device);
- *   the transport owns it from this call on, and it is closed on failure
+ * @fd: the read end of a pipe (or a FIFO, socket or character device); on
+ *   Windows the `HANDLE` of a pipe opened for overlapped I/O, cast to int
+ *   (see below); the transport owns it from this call on, and it is
+ *   closed on failure
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called when connected
  * @user_data: data for @callback
@@ -67,6 +69,14 @@ connect_pipe (EvlLoop             *loop,
  * `eof_received` and `connection_lost` when the write end is closed. The
  * fd is made non-blocking and close-on-exec. Finish with
  * [method@Evl.Loop.connect_read_pipe_finish].
+ *
+ * On Windows pipes cannot be polled: the transport reads with overlapped
+ * `ReadFile()`, so @fd must be a pipe opened with `FILE_FLAG_OVERLAPPED`
+ * (a named pipe: `CreateNamedPipe()`, or `CreateFile()` on its name);
+ * anonymous pipes from `CreatePipe()` are synchronous and fail with
+ * %EVL_LOOP_ERROR_INVALID. The HANDLE is made not inheritable. On the
+ * selector loops each pipe takes one of the 63 HANDLEs a selector waits
+ * for while a read is in flight.
  */
 void
 evl_loop_connect_read_pipe_async (EvlLoop             *loop,
@@ -114,8 +124,10 @@ evl_loop_connect_read_pipe_finish (EvlLoop       *loop,
  *   makes the pipe's protocol
  * @factory_data: data for @factory
  * @factory_notify: (nullable): frees @factory_data
- * @fd: the write end of a pipe (or a FIFO, socket or character device);
- *   the transport owns it from this call on, and it is closed on failure
+ * @fd: the write end of a pipe (or a FIFO, socket or character device); on
+ *   Windows the `HANDLE` of a pipe opened for overlapped I/O, cast to int
+ *   (see [method@Evl.Loop.connect_read_pipe_async]); the transport owns it
+ *   from this call on, and it is closed on failure
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called when connected
  * @user_data: data for @callback
@@ -127,6 +139,10 @@ evl_loop_connect_read_pipe_finish (EvlLoop       *loop,
  * `connection_lost` runs, with %G_IO_ERROR_BROKEN_PIPE if data was still
  * to be written; `SIGPIPE` is never raised. Finish with
  * [method@Evl.Loop.connect_write_pipe_finish].
+ *
+ * On Windows the transport keeps a read in flight on @fd to learn when
+ * the read end goes away (as asyncio does), so a pipe opened for writing
+ * only learns it from its next write.
  */
 void
 evl_loop_connect_write_pipe_async (EvlLoop             *loop,

@@ -26,6 +26,12 @@
  * raced. [method@Evl.Transport.close] closes the pipes and kills the child
  * if it still runs, as asyncio does. The library keeps the transport and
  * its protocol alive until the protocol's `connection_lost`.
+ *
+ * On Windows, as with asyncio's proactor there: the pipes are overlapped
+ * named pipes (the child's ends synchronous, as C runtimes expect), the
+ * child is started with `CreateProcessW()` and inherits only its three
+ * streams, its exit comes through its process `HANDLE`, and
+ * terminate/kill are `TerminateProcess()` (return code 1).
  */
 
 /* asyncio's base_subprocess.py: the pipes are stream transports whose
@@ -476,7 +482,11 @@ spawn_finish (EvlLoop                *loop,
  * @factory_data: data for @factory
  * @factory_notify: (nullable): frees @factory_data
  * @argv: (array zero-terminated=1) (element-type filename): the program
- *   (looked up in `PATH`) and its arguments; no shell is involved
+ *   (looked up in `PATH`) and its arguments; no shell is involved. On
+ *   Windows they are joined into one command line quoted for the C
+ *   runtime's parser (what the child's `argv` gets back), and the program
+ *   is looked up as `CreateProcess()` does (".exe" added when it has no
+ *   extension); its name must not hold a double quote
  * @stdin_mode: what the child's stdin is connected to
  * @stdout_mode: what the child's stdout is connected to
  * @stderr_mode: what the child's stderr is connected to
@@ -545,7 +555,9 @@ evl_loop_subprocess_exec_finish (EvlLoop                *loop,
  * @factory_data: data for @factory
  * @factory_notify: (nullable): frees @factory_data
  * @command: a command line for `/bin/sh -c`; quote what comes from
- *   elsewhere with g_shell_quote()
+ *   elsewhere with g_shell_quote(). On Windows it runs as
+ *   `cmd.exe /c "COMMAND"` (the shell the `COMSPEC` environment variable
+ *   names), as Python's subprocess does
  * @stdin_mode: what the child's stdin is connected to
  * @stdout_mode: what the child's stdout is connected to
  * @stderr_mode: what the child's stderr is connected to
@@ -610,9 +622,11 @@ evl_loop_subprocess_shell_finish (EvlLoop                *loop,
  * @self: a subprocess transport
  *
  * Gets the process id of the child, as asyncio's
- * `SubprocessTransport.get_pid()`.
+ * `SubprocessTransport.get_pid()`. On Windows a #GPid is a process
+ * `HANDLE`, as for GLib's spawn functions (`GetProcessId()` gives the
+ * id); it is closed with the transport.
  *
- * Returns: the child's process id
+ * Returns: the child's process id (Windows: its process HANDLE)
  */
 GPid
 evl_subprocess_transport_get_pid (EvlSubprocessTransport *self)
@@ -665,7 +679,8 @@ evl_subprocess_transport_has_exited (EvlSubprocessTransport *self)
  * @self: a subprocess transport
  *
  * The child's return code, asyncio's `get_returncode()`: its exit status,
- * or -N when signal N killed it. Only meaningful once
+ * or -N when signal N killed it (Windows: the exit code, 1 after
+ * terminate or kill). Only meaningful once
  * [method@Evl.SubprocessTransport.has_exited] is %TRUE.
  *
  * Returns: the return code, 0 while the child runs
@@ -684,7 +699,11 @@ evl_subprocess_transport_get_returncode (EvlSubprocessTransport *self)
  * @signum: a signal number
  * @error: return location for a #GError
  *
- * Sends @signum to the child, as asyncio's `send_signal()`.
+ * Sends @signum to the child, as asyncio's `send_signal()`. On Windows
+ * only `SIGTERM` and `SIGKILL` exist for a child, both
+ * `TerminateProcess()` (return code 1); other signals fail with
+ * %EVL_LOOP_ERROR_NOT_SUPPORTED (console control events reach only a
+ * process group of its own, which a child started here is not).
  *
  * Returns: %TRUE on success; %FALSE with %G_IO_ERROR_NOT_FOUND when the
  *   child has exited already, or another error from kill()

@@ -10,8 +10,9 @@
  *   test-child-win32 args ARG...   writes each ARG in UTF-8 followed by a
  *                                  NUL byte to stdout, exit 0
  *   test-child-win32 sleep         waits forever
- *   test-child-win32 handles       writes to stdout how many HANDLEs it
- *                                  holds (GetProcessHandleCount), exit 0
+ *   test-child-win32 inherited H...  writes to stdout how many of the
+ *                                  HANDLE values H (decimal) name a
+ *                                  signalled object here, exit 0
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -93,12 +94,19 @@ wmain (int      argc,
       Sleep (INFINITE);
       return 104;
     }
-  if (wcscmp (argv[1], L"handles") == 0)
+  if (wcscmp (argv[1], L"inherited") == 0)
     {
-      DWORD count = 0;
+      int i, count = 0;
 
-      GetProcessHandleCount (GetCurrentProcess (), &count);
-      n = snprintf (buf, sizeof buf, "%lu", (unsigned long) count);
+      for (i = 2; i < argc; i++)
+        {
+          HANDLE h = (HANDLE) (ULONG_PTR) _wcstoui64 (argv[i], NULL, 10);
+          DWORD flags;
+
+          if (GetHandleInformation (h, &flags) && WaitForSingleObject (h, 0) == WAIT_OBJECT_0)
+            count++;
+        }
+      n = snprintf (buf, sizeof buf, "%d", count);
       write_all (1, buf, (size_t) n);
       return 0;
     }

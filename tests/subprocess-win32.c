@@ -524,6 +524,85 @@ test_loop_close (void)
   g_assert_cmpuint (evl_test_count_fds (), ==, before);
 }
 
+/* The child inherits its three streams only, not the other inheritable
+ * HANDLEs this process holds (PROC_THREAD_ATTRIBUTE_HANDLE_LIST): none of
+ * 16 signalled inheritable events is there in the child, while a child
+ * started by CreateProcessW without the list gets them all (the check
+ * that the test can see inheritance). */
+static void
+test_inherit_only_streams (void)
+{
+  SECURITY_ATTRIBUTES inherit = { sizeof inherit, NULL, TRUE };
+  EvlLoop *loop;
+  HANDLE events[16];
+  GPtrArray *a = g_ptr_array_new_with_free_func (g_free);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+  char *line, *out_path;
+  gunichar2 *wline;
+  STARTUPINFOW si = { sizeof si };
+  PROCESS_INFORMATION pi;
+  HANDLE out_r, out_w;
+  char buf[32];
+  DWORD n = 0, code;
+  guint i;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  g_ptr_array_add (a, child_path ());
+  g_ptr_array_add (a, g_strdup ("inherited"));
+  for (i = 0; i < G_N_ELEMENTS (events); i++)
+    {
+      events[i] = CreateEventW (&inherit, TRUE, TRUE, NULL);
+      g_assert_nonnull (events[i]);
+      g_ptr_array_add (a, g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) (guintptr) events[i]));
+    }
+  g_ptr_array_add (a, NULL);
+
+  /* The control: a plain CreateProcessW that inherits everything. */
+  g_assert_true (CreatePipe (&out_r, &out_w, &inherit, 0));
+  SetHandleInformation (out_r, HANDLE_FLAG_INHERIT, 0);
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdOutput = out_w;
+  out_path = a->pdata[0];
+  /* The arguments are plain words and numbers: no quoting needed. */
+  {
+    GString *cmd = g_string_new (NULL);
+
+    g_string_append_printf (cmd, "\"%s\"", out_path);
+    for (i = 1; i < a->len - 1; i++)
+      g_string_append_printf (cmd, " %s", (char *) a->pdata[i]);
+    line = g_string_free (cmd, FALSE);
+  }
+  wline = g_utf8_to_utf16 (line, -1, NULL, NULL, NULL);
+  g_assert_true (CreateProcessW (NULL, (wchar_t *) wline, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi));
+  CloseHandle (out_w);
+  memset (buf, 0, sizeof buf);
+  g_assert_true (ReadFile (out_r, buf, sizeof buf - 1, &n, NULL));
+  WaitForSingleObject (pi.hProcess, INFINITE);
+  g_assert_true (GetExitCodeProcess (pi.hProcess, &code));
+  g_assert_cmpuint (code, ==, 0);
+  CloseHandle (pi.hProcess);
+  CloseHandle (pi.hThread);
+  CloseHandle (out_r);
+  g_free (wline);
+  g_free (line);
+  g_assert_cmpstr (buf, ==, "16");
+
+  t = spawn (loop, (const char * const *) a->pdata, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
+  g_assert_no_error (error);
+  test_run_until (loop, &sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 0);
+  g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, "0", 1);
+  finish (loop, t, sub);
+
+  for (i = 0; i < G_N_ELEMENTS (events); i++)
+    CloseHandle (events[i]);
+  g_ptr_array_unref (a);
+  evl_test_close_loop (loop);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -538,6 +617,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Subprocess/signals", test_signals);
   g_test_add_func ("/Evl/Subprocess/close-kills", test_close_kills);
   g_test_add_func ("/Evl/Subprocess/many", test_many);
+  g_test_add_func ("/Evl/Subprocess/inherit-only-streams", test_inherit_only_streams);
   g_test_add_func ("/Evl/Subprocess/missing-program", test_missing_program);
   g_test_add_func ("/Evl/Subprocess/loop-close", test_loop_close);
 

@@ -22,12 +22,17 @@
  *
  *  - one overlapped ReadFile into @rbuf while reading is wanted, one
  *    overlapped WriteFile of the buffer (joined into one chunk) at a time;
- *  - each operation signals an event of its own (manual reset), watched
- *    by the loop as an internal reader on that HANDLE while the operation
- *    is in flight: the selector loops wait for it next to their sockets
- *    (WaitForMultipleObjects: at most 63 HANDLEs per selector, and each
- *    pipe with an operation in flight takes one or two), the proactor
- *    loop through a thread-pool wait posting to its port;
+ *  - on the selector loops each operation signals an event of its own
+ *    (manual reset), watched by the loop as an internal reader on that
+ *    HANDLE while the operation is in flight: the selectors wait for it
+ *    next to their sockets (WaitForMultipleObjects: at most 63 HANDLEs
+ *    per selector, and each pipe with an operation in flight takes one
+ *    or two);
+ *  - on the proactor loop the operations go to its I/O completion port
+ *    through the loop's socket primitives (sock_recv_into,
+ *    sock_sendall), which the IOCP backend turns into overlapped
+ *    ReadFile/WriteFile on a pipe (evl-iocp-backend.c): no event, no
+ *    HANDLE limit; the pipe then belongs to that port for good;
  *  - pause_reading lets the read in flight complete and holds its bytes
  *    (or the end of the stream) until resume_reading;
  *  - a write pipe keeps a read in flight too, which ends when the reader
@@ -35,9 +40,12 @@
  *    does; a pipe opened for writing only cannot be read and tells only
  *    through a failed write;
  *  - the end of the stream is ERROR_BROKEN_PIPE (or ERROR_HANDLE_EOF);
- *  - close and abort cancel what is in flight with CancelIoEx and wait
- *    for the cancellation there and then (a pipe operation ends at once
- *    when cancelled), so the HANDLE and buffers are released at once. */
+ *  - close and abort cancel what is in flight: on the selector loops
+ *    with CancelIoEx, waiting for the cancellation there and then (a
+ *    pipe operation ends at once when cancelled), so the HANDLE and
+ *    buffers are released at once; on the proactor loop through the
+ *    operations' GCancellables, the HANDLE being released once both
+ *    have reported (as for sockets, evl-stream-proactor.c). */
 
 /* ---------------------------------------------------------------------- */
 /* HANDLEs */
@@ -162,6 +170,7 @@ typedef struct
   gboolean    rwatch;      /* the loop watches rov.hEvent */
   gboolean    wwatch;      /* the loop watches wov.hEvent */
   GBytes     *wbytes;      /* what WriteFile is sending */
+  gboolean    iocp;        /* through the proactor's port */
   gsize       held_len;    /* completed while paused: bytes in rbuf */
   DWORD       held_error;  /* completed while paused: how it ended */
   guint8      probe[PROBE_SIZE];
@@ -195,8 +204,12 @@ get_state (EvlStreamTransport *self)
     {
       st = g_new0 (PipeState, 1);
       st->handle = (HANDLE) (gintptr) self->fd;
-      st->rov.hEvent = CreateEventW (NULL, TRUE, FALSE, NULL);
-      st->wov.hEvent = CreateEventW (NULL, TRUE, FALSE, NULL);
+      st->iocp = evl_loop_get_backend (self->loop)->sock_submit != NULL;
+      if (!st->iocp)
+        {
+          st->rov.hEvent = CreateEventW (NULL, TRUE, FALSE, NULL);
+          st->wov.hEvent = CreateEventW (NULL, TRUE, FALSE, NULL);
+        }
       g_object_set_qdata_full (G_OBJECT (self), state_quark (), st, state_free);
     }
   return st;
@@ -279,6 +292,141 @@ deliver_read (EvlStreamTransport *self,
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* the proactor loop: through its port */
+
+static void
+iocp_read_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  EvlStreamTransport *self = data;
+  PipeState *st = get_state (self);
+  GError *error = NULL;
+  gssize n;
+
+  n = evl_loop_sock_recv_into_finish (EVL_LOOP (source), result, &error);
+  self->recv_busy = FALSE;
+
+  if (self->conn_lost > 0 || self->closing || self->eof_received)
+    g_clear_error (&error);
+  else if (!(self->flags & EVL_STREAM_READ))
+    {
+      /* The probe of a write pipe. */
+      if (n > 0)
+        start_read (self);
+      else if (n < 0 && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+                         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT) ||
+                         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
+        ;                        /* write-only, or the loop closed */
+      else
+        probe_ended (self);
+      g_clear_error (&error);
+    }
+  else if (n < 0)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_cancellable_is_cancelled (self->read_cancel))
+        {
+          /* The loop closed under the operation. */
+          g_clear_error (&error);
+          error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                                       _("The event loop was closed while the connection was open; "
+                                         "close transports before closing their loop"));
+        }
+      evl_stream_fatal_error (self, error);
+    }
+  else if (self->paused)
+    {
+      /* Kept for resume_reading. */
+      if (n > 0)
+        st->held_len = n;
+      else
+        {
+          self->held_eof = TRUE;
+          st->held_error = ERROR_BROKEN_PIPE;
+        }
+    }
+  else
+    deliver_read (self, n == 0 ? ERROR_BROKEN_PIPE : NO_ERROR, n);
+
+  evl_stream_engine_settled (self);
+  g_object_unref (self);
+}
+
+static void
+iocp_start_read (EvlStreamTransport *self,
+                 PipeState          *st)
+{
+  gboolean probe = !(self->flags & EVL_STREAM_READ);
+
+  if (g_cancellable_is_cancelled (self->read_cancel))
+    return;
+  if (!probe && self->rbuf == NULL)
+    self->rbuf = g_malloc (EVL_STREAM_READ_SIZE);
+  self->recv_busy = TRUE;
+  /* A pipe reads 0 bytes only at its end (ERROR_BROKEN_PIPE). */
+  evl_loop_sock_recv_into_async (self->loop, self->fd, probe ? st->probe : self->rbuf,
+                                 probe ? PROBE_SIZE : EVL_STREAM_READ_SIZE, self->read_cancel,
+                                 iocp_read_done, g_object_ref (self));
+}
+
+static void pipe_flush (EvlStreamTransport *self);
+
+static void
+iocp_write_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  EvlStreamTransport *self = data;
+  GError *error = NULL;
+  gboolean ok;
+
+  ok = evl_loop_sock_sendall_finish (EVL_LOOP (source), result, &error);
+  self->send_busy = FALSE;
+
+  if (self->conn_lost > 0)
+    g_clear_error (&error);
+  else if (!ok)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_clear_error (&error);
+          error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                                       _("The event loop was closed while the connection was open; "
+                                         "close transports before closing their loop"));
+        }
+      evl_stream_fatal_error (self, error);
+    }
+  else
+    {
+      evl_stream_wrote (self, self->send_len);
+      if (self->wbuf.size > 0 && self->conn_lost == 0)
+        pipe_flush (self);
+    }
+
+  evl_stream_engine_settled (self);
+  g_object_unref (self);
+}
+
+static void
+iocp_flush (EvlStreamTransport *self)
+{
+  GBytes *bytes;
+
+  if (g_cancellable_is_cancelled (self->write_cancel))
+    return;
+  bytes = evl_stream_take_coalesced (self);
+  self->send_len = g_bytes_get_size (bytes);
+  self->send_busy = TRUE;
+  evl_loop_sock_sendall_async (self->loop, self->fd, bytes, self->write_cancel,
+                               iocp_write_done, g_object_ref (self));
+  g_bytes_unref (bytes);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the selector loops: events */
+
 static void
 read_done (gpointer data)
 {
@@ -340,6 +488,11 @@ start_read (EvlStreamTransport *self)
 
   if (self->recv_busy || self->fd < 0)
     return;
+  if (st->iocp)
+    {
+      iocp_start_read (self, st);
+      return;
+    }
   if (!probe && self->rbuf == NULL)
     self->rbuf = g_malloc (EVL_STREAM_READ_SIZE);
   st->rerror = NO_ERROR;
@@ -419,14 +572,18 @@ pipe_stop_reading (EvlStreamTransport *self,
   self->held_eof = FALSE;
   if (!self->recv_busy)
     return;
+  if (st->iocp)
+    {
+      /* Reports through iocp_read_done, then the release goes on. */
+      g_cancellable_cancel (self->read_cancel);
+      return;
+    }
   if (st->rerror == NO_ERROR)
     cancel_and_wait (st, &st->rov);
   st->rerror = NO_ERROR;
   self->recv_busy = FALSE;
   unwatch_event (self, st->rov.hEvent, &st->rwatch);
 }
-
-static void pipe_flush (EvlStreamTransport *self);
 
 static void
 write_done (gpointer data)
@@ -477,6 +634,11 @@ pipe_flush (EvlStreamTransport *self)
   if (self->send_busy || self->wbuf.size == 0 || self->fd < 0)
     return;
   st = get_state (self);
+  if (st->iocp)
+    {
+      iocp_flush (self);
+      return;
+    }
   st->wbytes = evl_stream_take_coalesced (self);
   /* WriteFile takes a DWORD; the rest goes with the next write. */
   len = MIN (g_bytes_get_size (st->wbytes), (gsize) G_MAXINT32);
@@ -515,6 +677,11 @@ pipe_stop_writing (EvlStreamTransport *self)
   if (!self->send_busy)
     return;
   st = get_state (self);
+  if (st->iocp)
+    {
+      g_cancellable_cancel (self->write_cancel);
+      return;
+    }
   if (st->werror == NO_ERROR)
     cancel_and_wait (st, &st->wov);
   st->werror = NO_ERROR;

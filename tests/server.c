@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <gio/gnetworking.h>   /* SOL_SOCKET, SO_REUSEADDR */
+#include <glib/gstdio.h>
 
 #ifdef G_OS_UNIX
 #include <fcntl.h>
@@ -479,6 +480,56 @@ test_port_not_stolen (void)
   evl_test_close_loop (loop);
 }
 
+/* Windows only ------------------------------------------------------------ */
+
+#ifdef G_OS_WIN32
+
+/* Unix-domain stream sockets are not supported on Windows (Wine 8 has
+ * none to test with): create_unix_server and create_unix_connection fail
+ * cleanly, and no protocol is made. */
+static void
+test_unix_not_supported (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  TestWaiter w;
+  GError *error = NULL;
+  EvlProtocol *p = (EvlProtocol *) 0x1;
+  char *dir = g_dir_make_tmp ("evl-unix-XXXXXX", NULL);
+  char *path = g_build_filename (dir, "sock", NULL);
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  test_factory_init (&f);
+  test_waiter_init (&w, loop);
+  evl_loop_create_unix_server_async (loop, (EvlProtocolFactory) test_factory_make, &f, NULL,
+                                     path, NULL, test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  g_assert_null (evl_loop_create_unix_server_finish (loop, w.result, &error));
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  test_waiter_clear (&w);
+
+  test_waiter_init (&w, loop);
+  evl_loop_create_unix_connection_async (loop, (EvlProtocolFactory) test_factory_make, &f, NULL,
+                                         path, NULL, test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  g_assert_null (evl_loop_create_unix_connection_finish (loop, w.result, &p, &error));
+  g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
+  g_assert_null (p);
+  g_clear_error (&error);
+  test_waiter_clear (&w);
+
+  g_assert_cmpuint (f.created->len, ==, 0);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  g_free (path);
+  g_free (dir);
+}
+
+#endif /* G_OS_WIN32 */
+
 /* POSIX only -------------------------------------------------------------- */
 
 #ifdef G_OS_UNIX
@@ -571,6 +622,9 @@ main (int    argc,
   g_test_add_func ("/Evl/Server/port-free-after-wait-closed", test_port_free_after_wait_closed);
   g_test_add_func ("/Evl/Server/reuse-port", test_reuse_port);
   g_test_add_func ("/Evl/Server/port-not-stolen", test_port_not_stolen);
+#ifdef G_OS_WIN32
+  g_test_add_func ("/Evl/Server/unix-not-supported", test_unix_not_supported);
+#endif
 #ifdef G_OS_UNIX
   /* setrlimit(RLIMIT_NOFILE) and /dev/null: Windows has no per-process
    * limit of sockets to exhaust. */

@@ -490,6 +490,68 @@ test_many (void)
   evl_test_close_loop (loop);
 }
 
+/* Past what a selector can wait for (63 HANDLEs) a pipe ends with
+ * EVL_LOOP_ERROR_NOT_SUPPORTED, the others work; the proactor loop has no
+ * such limit. */
+static void
+test_too_many (void)
+{
+  EvlLoop *loop;
+  TestFactory f;
+  EvlTransport *t[70];
+  HANDLE clients[70];
+  GError *error = NULL;
+  guint i, n_ok = 0, n_refused = 0;
+  gboolean proactor;
+  DWORD n;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  proactor = g_str_equal (evl_test_loop_kind (), "proactor");
+  test_factory_init (&f);
+  for (i = 0; i < G_N_ELEMENTS (t); i++)
+    {
+      HANDLE server;
+
+      make_pipe (&server, &clients[i], GENERIC_WRITE, FALSE);
+      t[i] = connect_pipe (loop, &f, to_fd (server), FALSE, NULL, &error);
+      g_assert_no_error (error);
+    }
+  for (i = 0; i < G_N_ELEMENTS (t); i++)
+    {
+      /* A refused pipe is closed already. */
+      if (!WriteFile (clients[i], "x", 1, &n, NULL))
+        g_assert_cmpuint (GetLastError (), ==, ERROR_NO_DATA);
+      CloseHandle (clients[i]);
+    }
+  for (i = 0; i < G_N_ELEMENTS (t); i++)
+    {
+      TestProto *p = f.created->pdata[i];
+
+      test_run_until (loop, &p->lost);
+      if (p->error == NULL)
+        {
+          g_assert_cmpmem (p->data->data, p->data->len, "x", 1);
+          n_ok++;
+        }
+      else
+        {
+          g_assert_error (p->error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
+          n_refused++;
+        }
+      g_object_unref (t[i]);
+    }
+  g_test_message ("%u pipes read, %u refused", n_ok, n_refused);
+  if (proactor)
+    g_assert_cmpuint (n_ok, ==, G_N_ELEMENTS (t));
+  else
+    {
+      g_assert_cmpuint (n_refused, >=, G_N_ELEMENTS (t) - 63);
+      g_assert_cmpuint (n_ok, >=, 32);
+    }
+  test_factory_clear (&f);
+  evl_test_close_loop (loop);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -506,6 +568,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Pipe/loop-close", test_loop_close);
   g_test_add_func ("/Evl/Pipe/bad-fd", test_bad_fd);
   g_test_add_func ("/Evl/Pipe/many", test_many);
+  g_test_add_func ("/Evl/Pipe/too-many", test_too_many);
 
   return g_test_run ();
 }

@@ -319,8 +319,8 @@ server_finish (EvlLoop       *loop,
  *
  * On Windows, where `SO_REUSEADDR` would let other sockets bind the same
  * port and take its connections, the listening sockets get
- * `SO_EXCLUSIVEADDRUSE` instead, as in libuv and asyncio (a port with
- * connections in TIME_WAIT can be bound there without an option).
+ * `SO_EXCLUSIVEADDRUSE` instead (a port with connections in TIME_WAIT can
+ * be bound there without an option).
  */
 void
 evl_loop_create_server_async (EvlLoop             *loop,

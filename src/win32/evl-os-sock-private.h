@@ -220,9 +220,11 @@ evl_os_sock_set_nodelay (int fd)
 /* SO_REUSEADDR on Windows lets another socket bind the same address and
  * port while this one listens (and steal its connections); binding a port
  * whose old connections are in TIME_WAIT needs no option there. So a
- * listening socket gets SO_EXCLUSIVEADDRUSE, with or without
- * @reuse_address, as libuv and Python's asyncio do. @reuse_port is refused
- * before (EVL_OS_SOCK_HAS_REUSE_PORT). Errors are ignored. */
+ * listening socket never gets SO_REUSEADDR there (Python's
+ * socket.create_server() leaves it out on Windows for these reasons) and
+ * gets SO_EXCLUSIVEADDRUSE, with or without @reuse_address, so that no
+ * other socket can bind over it. @reuse_port is refused before
+ * (EVL_OS_SOCK_HAS_REUSE_PORT). Errors are ignored. */
 static inline void
 evl_os_sock_set_listen_options (int      fd,
                                 gboolean reuse_address,

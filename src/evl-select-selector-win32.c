@@ -113,11 +113,15 @@ fill_sets (EvlSelectSelector *self)
       if (*watched & EVL_EVENT_READ)
         self->read_set->fd_array[self->read_set->fd_count++] = fd;
       if (*watched & EVL_EVENT_WRITE)
-        {
-          self->write_set->fd_array[self->write_set->fd_count++] = fd;
-          /* A failed non-blocking connect() is reported in exceptfds. */
-          self->except_set->fd_array[self->except_set->fd_count++] = fd;
-        }
+        self->write_set->fd_array[self->write_set->fd_count++] = fd;
+      /* Errors come in exceptfds: a failed non-blocking connect(), and
+       * under Wine 8 the ICMP error of a connected UDP socket, which is
+       * never in readfds there (its recv() says WSAEWOULDBLOCK and SO_ERROR
+       * holds it). Every interest sees them, as with the WSAPoll
+       * selector's POLLERR. (exceptfds also reports TCP out-of-band data,
+       * which nothing here sends or expects.) */
+      if (*watched & (EVL_EVENT_READ | EVL_EVENT_WRITE))
+        self->except_set->fd_array[self->except_set->fd_count++] = fd;
     }
 }
 
@@ -213,13 +217,10 @@ evl_select_selector_select (EvlSelector       *selector,
       i = evl_fd_table_next (&self->wait.sockets, i);
       if ((watched & EVL_EVENT_READ) && in_set (self->read_set, (SOCKET) fd))
         ready |= EVL_EVENT_READ;
-      if (watched & EVL_EVENT_WRITE)
-        {
-          if (in_set (self->write_set, (SOCKET) fd))
-            ready |= EVL_EVENT_WRITE;
-          if (in_set (self->except_set, (SOCKET) fd))
-            ready |= watched | EVL_IO_ERROR;
-        }
+      if ((watched & EVL_EVENT_WRITE) && in_set (self->write_set, (SOCKET) fd))
+        ready |= EVL_EVENT_WRITE;
+      if ((watched & (EVL_EVENT_READ | EVL_EVENT_WRITE)) && in_set (self->except_set, (SOCKET) fd))
+        ready |= watched | EVL_IO_ERROR;
       if (ready == 0)
         continue;
       events[n].fd = fd;

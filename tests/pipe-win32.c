@@ -552,6 +552,123 @@ test_too_many (void)
   evl_test_close_loop (loop);
 }
 
+static gpointer
+write_later_thread (gpointer data)
+{
+  HANDLE client = data;
+  DWORD n;
+
+  g_usleep (50000);
+  g_assert_true (WriteFile (client, "late", 4, &n, NULL));
+  return NULL;
+}
+
+/* A protocol that quits a GMainLoop when data arrives. */
+#define TEST_TYPE_QUIT_PROTO (test_quit_proto_get_type ())
+G_DECLARE_FINAL_TYPE (TestQuitProto, test_quit_proto, TEST, QUIT_PROTO, GObject)
+
+struct _TestQuitProto
+{
+  GObject     parent_instance;
+  GMainLoop  *ml;
+  GByteArray *data;
+};
+
+static void test_quit_proto_iface_init (EvlProtocolInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestQuitProto, test_quit_proto, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (EVL_TYPE_PROTOCOL, test_quit_proto_iface_init))
+
+static void
+quit_proto_data_received (EvlProtocol *protocol,
+                          GBytes      *data)
+{
+  TestQuitProto *self = TEST_QUIT_PROTO (protocol);
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+
+  g_byte_array_append (self->data, bytes, size);
+  g_main_loop_quit (self->ml);
+}
+
+static void
+test_quit_proto_iface_init (EvlProtocolInterface *iface)
+{
+  iface->data_received = quit_proto_data_received;
+}
+
+static void
+test_quit_proto_finalize (GObject *object)
+{
+  TestQuitProto *self = TEST_QUIT_PROTO (object);
+
+  g_byte_array_unref (self->data);
+  G_OBJECT_CLASS (test_quit_proto_parent_class)->finalize (object);
+}
+
+static void
+test_quit_proto_class_init (TestQuitProtoClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_quit_proto_finalize;
+}
+
+static void
+test_quit_proto_init (TestQuitProto *self)
+{
+  self->data = g_byte_array_new ();
+}
+
+static EvlProtocol *
+make_quit_proto (gpointer data)
+{
+  return g_object_ref (data);
+}
+
+/* The loop runs inside GLib (evl_loop_attach): bytes arriving in a pipe
+ * while GLib waits wake it, and the transport delivers them from
+ * g_main_loop_run(). */
+static void
+test_inside_glib (void)
+{
+  GMainContext *context = g_main_context_new ();
+  GMainLoop *ml = g_main_loop_new (context, FALSE);
+  TestQuitProto *p = g_object_new (TEST_TYPE_QUIT_PROTO, NULL);
+  EvlLoop *loop;
+  EvlTransport *t;
+  TestWaiter w;
+  GError *error = NULL;
+  HANDLE server, client;
+  GThread *thread;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  evl_test_watchdog_start (30);
+  p->ml = ml;
+  make_pipe (&server, &client, GENERIC_WRITE, FALSE);
+  test_waiter_init (&w, loop);
+  evl_loop_connect_read_pipe_async (loop, make_quit_proto, p, NULL, to_fd (server), NULL,
+                                    test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  t = evl_loop_connect_read_pipe_finish (loop, w.result, NULL, &error);
+  g_assert_no_error (error);
+  test_waiter_clear (&w);
+
+  g_assert_cmpuint (evl_loop_attach (loop, context), >, 0);
+  thread = g_thread_new ("writer", write_later_thread, client);
+  /* Returns once data_received ran, from GLib's dispatch. */
+  g_main_loop_run (ml);
+  g_thread_join (thread);
+  g_assert_cmpmem (p->data->data, p->data->len, "late", 4);
+
+  evl_test_watchdog_cancel ();
+  CloseHandle (client);
+  evl_transport_close (t);
+  g_object_unref (t);
+  evl_test_close_loop (loop);
+  g_object_unref (p);
+  g_main_loop_unref (ml);
+  g_main_context_unref (context);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -569,6 +686,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Pipe/bad-fd", test_bad_fd);
   g_test_add_func ("/Evl/Pipe/many", test_many);
   g_test_add_func ("/Evl/Pipe/too-many", test_too_many);
+  g_test_add_func ("/Evl/Pipe/inside-glib", test_inside_glib);
 
   return g_test_run ();
 }

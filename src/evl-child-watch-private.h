@@ -18,7 +18,10 @@ typedef void (*EvlChildExitFunc) (int      returncode,
 
 /* Watches @pid (a child spawned with G_SPAWN_DO_NOT_REAP_CHILD) with a
  * pidfd as an internal reader; where pidfd_open is missing (ENOSYS), with
- * a SIGCHLD handler on the loop and waitpid (pid, WNOHANG). */
+ * a SIGCHLD handler on the loop and waitpid (pid, WNOHANG)
+ * (evl-child-watch-unix.c). On Windows @pid is the process HANDLE, itself
+ * the internal reader; the exit code comes from GetExitCodeProcess()
+ * (evl-child-watch-win32.c). */
 EvlChildWatch *evl_child_watch_new  (EvlLoop           *loop,
                                      GPid               pid,
                                      EvlChildExitFunc   func,

@@ -1,4 +1,4 @@
-/* evl-child-watch.c: learning that a child process exited
+/* evl-child-watch-unix.c: learning that a child process exited, on Unix
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -26,6 +26,7 @@ struct _TestSub
   int                     returncode;      /* at process_exited */
   gboolean                exited;
   gboolean                lost;
+  GMainLoop              *quit_on_lost;    /* inside-glib */
 };
 
 static void test_sub_iface_init (EvlSubprocessProtocolInterface *iface);
@@ -98,6 +99,8 @@ sub_connection_lost (EvlSubprocessProtocol *protocol,
   self->n_lost++;
   self->lost = TRUE;
   g_clear_object (&self->transport);
+  if (self->quit_on_lost != NULL)
+    g_main_loop_quit (self->quit_on_lost);
 }
 
 static void
@@ -603,6 +606,42 @@ test_inherit_only_streams (void)
   evl_test_close_loop (loop);
 }
 
+/* The loop runs inside GLib (evl_loop_attach): the child's output and
+ * its exit wake GLib, and the protocol's calls run from
+ * g_main_loop_run(). */
+static void
+test_inside_glib (void)
+{
+  GMainContext *context = g_main_context_new ();
+  GMainLoop *ml = g_main_loop_new (context, FALSE);
+  EvlLoop *loop;
+  char **argv = child_argv ("stderr", "late", NULL);
+  EvlSubprocessTransport *t;
+  TestSub *sub;
+  GError *error = NULL;
+
+  EVL_TEST_NEW_LOOP_OR_SKIP (loop);
+  evl_test_watchdog_start (30);
+  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  g_assert_no_error (error);
+  sub->quit_on_lost = ml;
+  g_assert_cmpuint (evl_loop_attach (loop, context), >, 0);
+  /* The child waits for its stdin to end. */
+  evl_transport_write_eof (evl_subprocess_transport_get_pipe_transport (t, 0));
+  g_main_loop_run (ml);
+  g_assert_true (sub->lost);
+  g_assert_cmpint (sub->returncode, ==, 0);
+  g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, "out", 3);
+  g_assert_cmpmem (sub->out[2]->data, sub->out[2]->len, "lateeof", 7);
+  evl_test_watchdog_cancel ();
+  finish (loop, t, sub);
+  g_strfreev (argv);
+  evl_test_close_loop (loop);
+  g_main_loop_unref (ml);
+  g_main_context_unref (context);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -618,6 +657,7 @@ main (int    argc,
   g_test_add_func ("/Evl/Subprocess/close-kills", test_close_kills);
   g_test_add_func ("/Evl/Subprocess/many", test_many);
   g_test_add_func ("/Evl/Subprocess/inherit-only-streams", test_inherit_only_streams);
+  g_test_add_func ("/Evl/Subprocess/inside-glib", test_inside_glib);
   g_test_add_func ("/Evl/Subprocess/missing-program", test_missing_program);
   g_test_add_func ("/Evl/Subprocess/loop-close", test_loop_close);
 

@@ -156,8 +156,8 @@ errno_error (int      errsv,
   GIOErrorEnum code = g_io_error_from_errno (errsv);
 
   if (sending)
-    return g_error_new (G_IO_ERROR, code, _("Error sending a datagram: %s"), g_strerror (errsv));
-  return g_error_new (G_IO_ERROR, code, _("Error receiving a datagram: %s"), g_strerror (errsv));
+    return g_error_new (G_IO_ERROR, code, _("Error sending a datagram: %s"), evl_os_strerror (errsv));
+  return g_error_new (G_IO_ERROR, code, _("Error receiving a datagram: %s"), evl_os_strerror (errsv));
 }
 
 static void
@@ -170,7 +170,7 @@ fatal_errno (EvlDatagramTransport *self,
   force_close (self, g_error_new (G_IO_ERROR, code,
                                   sending ? _("Error sending a datagram: %s; the endpoint is closed")
                                           : _("Error receiving a datagram: %s; the endpoint is closed"),
-                                  g_strerror (errsv)));
+                                  evl_os_strerror (errsv)));
 }
 
 /* ---------------------------------------------------------------------- */

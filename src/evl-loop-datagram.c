@@ -176,7 +176,7 @@ check_flag (int          r,
   if (r == 0)
     return TRUE;
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-               _("Cannot set %s on the socket: %s"), name, g_strerror (-r));
+               _("Cannot set %s on the socket: %s"), name, evl_os_strerror (-r));
   return FALSE;
 }
 
@@ -229,7 +229,7 @@ open_endpoint (GSocketAddress    *local_address,
   if (fd < 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-fd),
-                   _("Cannot create a datagram socket: %s"), g_strerror (-fd));
+                   _("Cannot create a datagram socket: %s"), evl_os_strerror (-fd));
       return -1;
     }
   if ((flags & EVL_DATAGRAM_FLAGS_REUSE_PORT) &&
@@ -254,7 +254,7 @@ open_endpoint (GSocketAddress    *local_address,
         {
           g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                        _("Cannot bind the datagram socket to its local address: %s"),
-                       g_strerror (-r));
+                       evl_os_strerror (-r));
           goto fail;
         }
     }
@@ -270,7 +270,7 @@ open_endpoint (GSocketAddress    *local_address,
             continue;
           g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                        _("Cannot connect the datagram socket to its remote address: %s"),
-                       g_strerror (-r));
+                       evl_os_strerror (-r));
           goto fail;
         }
     }

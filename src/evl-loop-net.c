@@ -38,7 +38,7 @@ evl_net_socket (int      family,
       fd = -1;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot create a socket: %s; close unused files or raise the limit"),
-                   g_strerror (errsv));
+                   evl_os_strerror (errsv));
     }
   return fd;
 }
@@ -270,7 +270,7 @@ bind_local (int             fd,
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Cannot bind to the local address: %s; pick another address or port"),
-                   g_strerror (errsv));
+                   evl_os_strerror (errsv));
       return FALSE;
     }
   return TRUE;

@@ -104,7 +104,7 @@ listen_on (GInetAddress    *address,
   where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (sa));
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                _("Cannot listen on %s: %s; pick another address or port"),
-               where, g_strerror (-r));
+               where, evl_os_strerror (-r));
   g_free (where);
   g_object_unref (sa);
   return -1;
@@ -503,7 +503,7 @@ evl_loop_create_unix_server_async (EvlLoop             *loop,
           evl_os_sock_close (fd);
           fd = -1;
           g_set_error (&error, G_IO_ERROR, g_io_error_from_errno (-r),
-                       _("Cannot listen on “%s”: %s; pick another path"), path, g_strerror (-r));
+                       _("Cannot listen on “%s”: %s; pick another path"), path, evl_os_strerror (-r));
         }
     }
   g_object_unref (address);

@@ -218,7 +218,7 @@ sock_error_new (EvlSockKind kind,
                 int         errsv)
 {
   GIOErrorEnum code = g_io_error_from_errno (errsv);
-  const char *what = g_strerror (errsv);
+  const char *what = evl_os_strerror (errsv);
 
   switch (kind)
     {

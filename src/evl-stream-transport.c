@@ -206,11 +206,11 @@ evl_stream_fatal_errno (EvlStreamTransport *self,
   if (writing)
     error = g_error_new (G_IO_ERROR, code,
                          _("Error sending data: %s; the connection is closed"),
-                         g_strerror (errsv));
+                         evl_os_strerror (errsv));
   else
     error = g_error_new (G_IO_ERROR, code,
                          _("Error receiving data: %s; the connection is closed"),
-                         g_strerror (errsv));
+                         evl_os_strerror (errsv));
   force_close (self, error);
 }
 

@@ -635,6 +635,11 @@ test_connection_refused (void)
   evl_test_waiter_wait (&w);
   g_assert_false (evl_loop_sock_connect_finish (loop, w.result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  /* The system's text of the error, also where the C runtime's strerror()
+   * does not know socket errno values (Windows). */
+  g_test_message ("%s", error->message);
+  g_assert_null (strstr (error->message, "Unknown error"));
+  g_assert_cmpuint (strlen (error->message), >, strlen ("Error connecting: "));
   g_clear_error (&error);
 
   evl_test_waiter_clear (&w);

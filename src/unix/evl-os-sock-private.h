@@ -22,6 +22,13 @@
 
 G_BEGIN_DECLS
 
+/* The text of an errno value from the calls below, for messages. */
+static inline const char *
+evl_os_strerror (int errsv)
+{
+  return g_strerror (errsv);
+}
+
 static inline gssize
 evl_os_sock_recv (int     fd,
                   void   *buffer,

@@ -20,40 +20,70 @@
 
 G_BEGIN_DECLS
 
+/* The Winsock errors the shared code tells apart, and the errno value
+ * each becomes (the first row of an errno value is its text's source). */
+#define EVL_OS_WSA_ERRNOS(X) \
+  X (WSAEWOULDBLOCK, EAGAIN) \
+  X (WSAEINPROGRESS, EINPROGRESS) \
+  X (WSAEALREADY, EALREADY) \
+  X (WSAEINTR, EINTR) \
+  X (WSAECONNRESET, ECONNRESET) \
+  X (WSAENETRESET, ECONNRESET) \
+  X (WSAECONNREFUSED, ECONNREFUSED) \
+  X (WSAECONNABORTED, ECONNABORTED) \
+  X (WSAENETUNREACH, ENETUNREACH) \
+  X (WSAEHOSTUNREACH, EHOSTUNREACH) \
+  X (WSAENETDOWN, ENETDOWN) \
+  X (WSAETIMEDOUT, ETIMEDOUT) \
+  X (WSAENOTCONN, ENOTCONN) \
+  X (WSAEISCONN, EISCONN) \
+  X (WSAESHUTDOWN, EPIPE) \
+  X (WSAEADDRINUSE, EADDRINUSE) \
+  X (WSAEADDRNOTAVAIL, EADDRNOTAVAIL) \
+  X (WSAEAFNOSUPPORT, EAFNOSUPPORT) \
+  X (WSAENOTSOCK, ENOTSOCK) \
+  X (WSAEBADF, EBADF) \
+  X (WSAEINVAL, EINVAL) \
+  X (WSAEMSGSIZE, EMSGSIZE) \
+  X (WSAENOBUFS, ENOBUFS) \
+  X (WSAEMFILE, EMFILE) \
+  X (WSAEACCES, EACCES) \
+  X (WSAEOPNOTSUPP, EOPNOTSUPP) \
+  X (WSAEFAULT, EFAULT)
+
 static inline int
 evl_os_sock_errno (int code)
 {
   switch (code)
     {
-    case WSAEWOULDBLOCK:    return EAGAIN;
-    case WSAEINPROGRESS:    return EINPROGRESS;
-    case WSAEALREADY:       return EALREADY;
-    case WSAEINTR:          return EINTR;
-    case WSAECONNRESET:     return ECONNRESET;
-    case WSAENETRESET:      return ECONNRESET;
-    case WSAECONNREFUSED:   return ECONNREFUSED;
-    case WSAECONNABORTED:   return ECONNABORTED;
-    case WSAENETUNREACH:    return ENETUNREACH;
-    case WSAEHOSTUNREACH:   return EHOSTUNREACH;
-    case WSAENETDOWN:       return ENETDOWN;
-    case WSAETIMEDOUT:      return ETIMEDOUT;
-    case WSAENOTCONN:       return ENOTCONN;
-    case WSAEISCONN:        return EISCONN;
-    case WSAESHUTDOWN:      return EPIPE;
-    case WSAEADDRINUSE:     return EADDRINUSE;
-    case WSAEADDRNOTAVAIL:  return EADDRNOTAVAIL;
-    case WSAEAFNOSUPPORT:   return EAFNOSUPPORT;
-    case WSAENOTSOCK:       return ENOTSOCK;
-    case WSAEBADF:          return EBADF;
-    case WSAEINVAL:         return EINVAL;
-    case WSAEMSGSIZE:       return EMSGSIZE;
-    case WSAENOBUFS:        return ENOBUFS;
-    case WSAEMFILE:         return EMFILE;
-    case WSAEACCES:         return EACCES;
-    case WSAEOPNOTSUPP:     return EOPNOTSUPP;
-    case WSAEFAULT:         return EFAULT;
+#define EVL_OS_WSA_CASE(wsa, err) case wsa: return err;
+    EVL_OS_WSA_ERRNOS (EVL_OS_WSA_CASE)
+#undef EVL_OS_WSA_CASE
     default:                return EIO;
     }
+}
+
+/* The text of an errno value from the calls below, for messages: the C
+ * runtime's strerror() knows none of the socket errno values
+ * (EADDRINUSE, ECONNREFUSED...: "Unknown error"), so those take the
+ * system's message of the Winsock error they came from. One interned
+ * string per error: the caller does not free it. */
+static inline const char *
+evl_os_strerror (int errsv)
+{
+  int code = 0;
+  char *text;
+  const char *interned;
+
+#define EVL_OS_WSA_FIND(wsa, err) if (code == 0 && errsv == err) code = wsa;
+  EVL_OS_WSA_ERRNOS (EVL_OS_WSA_FIND)
+#undef EVL_OS_WSA_FIND
+  if (code == 0)
+    return g_strerror (errsv);
+  text = g_win32_error_message (code);
+  interned = text != NULL && text[0] != '\0' ? g_intern_string (text) : g_strerror (errsv);
+  g_free (text);
+  return interned;
 }
 
 static inline gssize

@@ -80,7 +80,10 @@ evl_poll_selector_unregister_fd (EvlSelector   *selector,
 {
   EvlPollSelector *self = EVL_POLL_SELECTOR (selector);
 
-  g_return_if_fail (evl_fd_table_remove (&self->table, fd));
+  /* Not inside g_return_if_fail(): G_DISABLE_CHECKS would drop the
+   * removal with the check. */
+  if (!evl_fd_table_remove (&self->table, fd))
+    g_return_if_reached ();
 }
 
 static int

@@ -190,19 +190,13 @@ evl_child_watch_free (EvlChildWatch *w)
 {
   if (w == NULL)
     return;
+  /* A reaped watch has no pidfd any more (try_reap closed it). */
   if (w->pidfd >= 0)
     {
       evl_loop_remove_internal_watch (w->loop, w->pidfd, FALSE);
       close (w->pidfd);
     }
-  else if (!w->reaped)
-    {
-      Fallback *fb = g_object_get_qdata (G_OBJECT (w->loop), fallback_quark ());
-
-      if (fb != NULL)
-        g_ptr_array_remove (fb->watches, w);
-    }
-  if (w->reaped)
+  else
     {
       Fallback *fb = g_object_get_qdata (G_OBJECT (w->loop), fallback_quark ());
 

@@ -88,6 +88,8 @@ proto_data_received (EvlProtocol *protocol,
     evl_transport_write (self->transport, data);
   if (self->pause_on_data)
     evl_transport_pause_reading (self->transport);
+  if (self->quit_on_data != NULL)
+    g_main_loop_quit (self->quit_on_data);
 }
 
 static gboolean
@@ -264,6 +266,36 @@ test_connect (EvlLoop     *loop,
     g_object_unref (protocol);
   test_waiter_clear (&w);
   return transport;
+}
+
+EvlTransport *
+test_connect_pipe (EvlLoop      *loop,
+                   TestFactory  *f,
+                   int           fd,
+                   gboolean      writing,
+                   TestProto   **proto,
+                   GError      **error)
+{
+  TestWaiter w;
+  EvlTransport *t;
+  EvlProtocol *p = NULL;
+
+  test_waiter_init (&w, loop);
+  if (writing)
+    evl_loop_connect_write_pipe_async (loop, (EvlProtocolFactory) test_factory_make, f, NULL,
+                                       fd, NULL, test_waiter_cb, &w);
+  else
+    evl_loop_connect_read_pipe_async (loop, (EvlProtocolFactory) test_factory_make, f, NULL,
+                                      fd, NULL, test_waiter_cb, &w);
+  test_waiter_wait (&w);
+  t = writing ? evl_loop_connect_write_pipe_finish (loop, w.result, &p, error)
+              : evl_loop_connect_read_pipe_finish (loop, w.result, &p, error);
+  test_waiter_clear (&w);
+  if (proto != NULL)
+    *proto = (TestProto *) p;
+  else
+    g_clear_object (&p);
+  return t;
 }
 
 typedef struct

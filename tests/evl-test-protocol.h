@@ -41,6 +41,7 @@ struct _TestProto
   gboolean      echo_eof;      /* write_eof when EOF arrives (with keep_open) */
   gboolean      pause_on_data; /* pause_reading after each data_received */
   gboolean      write_on_resume;
+  GMainLoop    *quit_on_data;  /* quit after each data_received, if set */
 };
 
 TestProto *test_proto_new (void);
@@ -91,6 +92,16 @@ EvlTransport *test_connect       (EvlLoop     *loop,
                                   TestProto  **proto);
 void          test_server_close  (EvlLoop     *loop,
                                   EvlServer   *server);
+
+/* Connects a read pipe (or a write pipe when @writing) on @fd with a
+ * TestProto of @f, running @loop until done; the protocol in *@proto
+ * (dropped when @proto is NULL). NULL with @error set on failure. */
+EvlTransport *test_connect_pipe (EvlLoop      *loop,
+                                 TestFactory  *f,
+                                 int           fd,
+                                 gboolean      writing,
+                                 TestProto   **proto,
+                                 GError      **error);
 
 /* A GBytes of @len pseudo-random bytes (deterministic). */
 GBytes  *test_pattern      (gsize         len,

@@ -4,189 +4,12 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "evl-test-protocol.h"
+#include "evl-test-subprocess.h"
 
 #include <signal.h>
 #include <string.h>
 
 #include <windows.h>
-
-#define TEST_TYPE_SUB (test_sub_get_type ())
-G_DECLARE_FINAL_TYPE (TestSub, test_sub, TEST, SUB, GObject)
-
-struct _TestSub
-{
-  GObject                 parent_instance;
-  EvlSubprocessTransport *transport;
-  GByteArray             *out[3];
-  guint                   n_made;
-  guint                   pipes_lost;      /* bit mask of fds */
-  guint                   n_exited;
-  guint                   n_lost;
-  int                     returncode;      /* at process_exited */
-  gboolean                exited;
-  gboolean                lost;
-  GMainLoop              *quit_on_lost;    /* inside-glib */
-};
-
-static void test_sub_iface_init (EvlSubprocessProtocolInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (TestSub, test_sub, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (EVL_TYPE_SUBPROCESS_PROTOCOL, test_sub_iface_init))
-
-static void
-sub_connection_made (EvlSubprocessProtocol  *protocol,
-                     EvlSubprocessTransport *transport)
-{
-  TestSub *self = TEST_SUB (protocol);
-
-  g_assert_cmpuint (self->n_made, ==, 0);
-  self->n_made++;
-  self->transport = g_object_ref (transport);
-}
-
-static void
-sub_pipe_data_received (EvlSubprocessProtocol *protocol,
-                        int                    fd,
-                        GBytes                *data)
-{
-  TestSub *self = TEST_SUB (protocol);
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data (data, &size);
-
-  g_assert_cmpuint (self->n_made, ==, 1);
-  g_assert_true (fd == 1 || fd == 2);
-  g_assert_false (self->pipes_lost & (1u << fd));
-  g_assert_false (self->lost);
-  g_byte_array_append (self->out[fd], bytes, size);
-}
-
-static void
-sub_pipe_connection_lost (EvlSubprocessProtocol *protocol,
-                          int                    fd,
-                          const GError          *error)
-{
-  TestSub *self = TEST_SUB (protocol);
-
-  g_assert_true (fd >= 0 && fd <= 2);
-  g_assert_false (self->pipes_lost & (1u << fd));
-  g_assert_false (self->lost);
-  self->pipes_lost |= 1u << fd;
-}
-
-static void
-sub_process_exited (EvlSubprocessProtocol *protocol)
-{
-  TestSub *self = TEST_SUB (protocol);
-
-  g_assert_cmpuint (self->n_exited, ==, 0);
-  g_assert_false (self->lost);
-  g_assert_true (evl_subprocess_transport_has_exited (self->transport));
-  self->n_exited++;
-  self->returncode = evl_subprocess_transport_get_returncode (self->transport);
-  self->exited = TRUE;
-}
-
-static void
-sub_connection_lost (EvlSubprocessProtocol *protocol,
-                     const GError          *error)
-{
-  TestSub *self = TEST_SUB (protocol);
-
-  g_assert_no_error (error);
-  g_assert_cmpuint (self->n_lost, ==, 0);
-  g_assert_cmpuint (self->n_exited, ==, 1);   /* process_exited first */
-  self->n_lost++;
-  self->lost = TRUE;
-  g_clear_object (&self->transport);
-  if (self->quit_on_lost != NULL)
-    g_main_loop_quit (self->quit_on_lost);
-}
-
-static void
-test_sub_iface_init (EvlSubprocessProtocolInterface *iface)
-{
-  iface->connection_made = sub_connection_made;
-  iface->pipe_data_received = sub_pipe_data_received;
-  iface->pipe_connection_lost = sub_pipe_connection_lost;
-  iface->process_exited = sub_process_exited;
-  iface->connection_lost = sub_connection_lost;
-}
-
-static void
-test_sub_finalize (GObject *object)
-{
-  TestSub *self = TEST_SUB (object);
-  guint i;
-
-  g_clear_object (&self->transport);
-  for (i = 0; i < 3; i++)
-    g_byte_array_unref (self->out[i]);
-  G_OBJECT_CLASS (test_sub_parent_class)->finalize (object);
-}
-
-static void
-test_sub_class_init (TestSubClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = test_sub_finalize;
-}
-
-static void
-test_sub_init (TestSub *self)
-{
-  guint i;
-
-  for (i = 0; i < 3; i++)
-    self->out[i] = g_byte_array_new ();
-}
-
-static EvlSubprocessProtocol *
-make_sub (gpointer data)
-{
-  return g_object_new (TEST_TYPE_SUB, NULL);
-}
-
-/* Starts argv (or the shell command @cmd) and returns the transport. */
-static EvlSubprocessTransport *
-spawn (EvlLoop            *loop,
-       const char * const *argv,
-       const char         *cmd,
-       EvlSubprocessStdio  in,
-       EvlSubprocessStdio  out,
-       EvlSubprocessStdio  err,
-       TestSub           **sub,
-       GError            **error)
-{
-  TestWaiter w;
-  EvlSubprocessTransport *t;
-  EvlSubprocessProtocol *p = NULL;
-
-  test_waiter_init (&w, loop);
-  if (cmd != NULL)
-    evl_loop_subprocess_shell_async (loop, make_sub, NULL, NULL, cmd, in, out, err,
-                                     NULL, test_waiter_cb, &w);
-  else
-    evl_loop_subprocess_exec_async (loop, make_sub, NULL, NULL, argv, in, out, err,
-                                    NULL, test_waiter_cb, &w);
-  test_waiter_wait (&w);
-  t = cmd != NULL ? evl_loop_subprocess_shell_finish (loop, w.result, &p, error)
-                  : evl_loop_subprocess_exec_finish (loop, w.result, &p, error);
-  test_waiter_clear (&w);
-  *sub = (TestSub *) p;
-  if (t != NULL)
-    g_assert_cmpuint ((*sub)->n_made, ==, 1);
-  return t;
-}
-
-static void
-finish (EvlLoop                *loop,
-        EvlSubprocessTransport *t,
-        TestSub                *sub)
-{
-  test_run_until (loop, &sub->lost);
-  g_object_unref (t);
-  g_object_unref (sub);
-}
 
 /* The child program, next to this one. */
 static char *
@@ -248,8 +71,8 @@ test_echo (void)
   guint before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   g_assert_nonnull (evl_subprocess_transport_get_pid (t));
   g_assert_false (evl_subprocess_transport_has_exited (t));
@@ -267,7 +90,7 @@ test_echo (void)
   g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len,
                    g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   g_assert_cmpuint (sub->out[2]->len, ==, 0);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   g_bytes_unref (data);
   g_strfreev (argv);
   evl_test_close_loop (loop);
@@ -284,15 +107,15 @@ test_exit_code (void)
   GError *error = NULL;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   g_assert_null (evl_subprocess_transport_get_pipe_transport (t, 0));
   test_run_until (loop, &sub->lost);
   g_assert_cmpint (sub->returncode, ==, 7);
   g_assert_cmpint (evl_subprocess_transport_get_returncode (t), ==, 7);
   g_assert_cmpuint (sub->pipes_lost, ==, 6);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   g_strfreev (argv);
   evl_test_close_loop (loop);
 }
@@ -308,15 +131,15 @@ test_stderr_and_devnull (void)
   GError *error = NULL;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
-             EVL_SUBPROCESS_STDIO_DEVNULL, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+                      EVL_SUBPROCESS_STDIO_DEVNULL, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   g_assert_null (evl_subprocess_transport_get_pipe_transport (t, 1));
   test_run_until (loop, &sub->lost);
   g_assert_cmpint (sub->returncode, ==, 0);
   g_assert_cmpuint (sub->out[1]->len, ==, 0);
   g_assert_cmpmem (sub->out[2]->data, sub->out[2]->len, "err eof", 7);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   g_strfreev (argv);
   evl_test_close_loop (loop);
 }
@@ -348,13 +171,13 @@ test_args (void)
       g_string_append_len (expected, args[i], strlen (args[i]) + 1);
     }
   g_ptr_array_add (a, NULL);
-  t = spawn (loop, (const char * const *) a->pdata, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) a->pdata, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
   g_assert_no_error (error);
   test_run_until (loop, &sub->lost);
   g_assert_cmpint (sub->returncode, ==, 0);
   g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, expected->str, expected->len);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   g_string_free (expected, TRUE);
   g_ptr_array_unref (a);
   evl_test_close_loop (loop);
@@ -370,13 +193,13 @@ test_shell (void)
   GError *error = NULL;
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, NULL, "echo hello& exit 3", EVL_SUBPROCESS_STDIO_DEVNULL,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, NULL, "echo hello& exit 3", EVL_SUBPROCESS_STDIO_DEVNULL,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   test_run_until (loop, &sub->lost);
   g_assert_cmpint (sub->returncode, ==, 3);
   g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, "hello\r\n", 7);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   evl_test_close_loop (loop);
 }
 
@@ -395,8 +218,8 @@ test_signals (void)
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   for (round = 0; round < 2; round++)
     {
-      t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
-                 EVL_SUBPROCESS_STDIO_DEVNULL, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
+      t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+                          EVL_SUBPROCESS_STDIO_DEVNULL, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
       g_assert_no_error (error);
       g_assert_false (evl_subprocess_transport_send_signal (t, SIGINT, &error));
       g_assert_error (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_NOT_SUPPORTED);
@@ -411,7 +234,7 @@ test_signals (void)
       g_assert_false (evl_subprocess_transport_kill (t, &error));
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
       g_clear_error (&error);
-      finish (loop, t, sub);
+      test_sub_finish (loop, t, sub);
     }
   g_strfreev (argv);
   evl_test_close_loop (loop);
@@ -429,14 +252,14 @@ test_close_kills (void)
   guint before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   evl_transport_close (EVL_TRANSPORT (t));
   g_assert_true (evl_transport_is_closing (EVL_TRANSPORT (t)));
   test_run_until (loop, &sub->lost);
   g_assert_cmpint (sub->returncode, ==, 1);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   g_strfreev (argv);
   evl_test_close_loop (loop);
   g_assert_cmpuint (evl_test_count_fds (), ==, before);
@@ -459,8 +282,8 @@ test_many (void)
       char *code = g_strdup_printf ("%u", i);
       char **argv = child_argv ("exit", code, NULL);
 
-      t[i] = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
-                    EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub[i], &error);
+      t[i] = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+                             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub[i], &error);
       g_assert_no_error (error);
       g_strfreev (argv);
       g_free (code);
@@ -469,7 +292,7 @@ test_many (void)
     {
       test_run_until (loop, &sub[i]->lost);
       g_assert_cmpint (sub[i]->returncode, ==, (int) i);
-      finish (loop, t[i], sub[i]);
+      test_sub_finish (loop, t[i], sub[i]);
     }
   evl_test_close_loop (loop);
   g_assert_cmpuint (evl_test_count_fds (), ==, before);
@@ -487,15 +310,15 @@ test_missing_program (void)
   guint before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, argv, NULL, EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE,
-             EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, argv, NULL, EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE,
+                      EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_null (t);
   g_assert_null (sub);
   g_assert_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT);
   g_clear_error (&error);
   /* No command line can pass a program name with a double quote. */
-  t = spawn (loop, quote, NULL, EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE,
-             EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, quote, NULL, EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE,
+                      EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_null (t);
   g_assert_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_INVAL);
   g_clear_error (&error);
@@ -515,8 +338,8 @@ test_loop_close (void)
   guint before = evl_test_count_fds ();
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
-  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   g_object_unref (t);
   evl_test_close_loop (loop);
@@ -592,13 +415,13 @@ test_inherit_only_streams (void)
   g_free (line);
   g_assert_cmpstr (buf, ==, "16");
 
-  t = spawn (loop, (const char * const *) a->pdata, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) a->pdata, NULL, EVL_SUBPROCESS_STDIO_DEVNULL,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_DEVNULL, &sub, &error);
   g_assert_no_error (error);
   test_run_until (loop, &sub->lost);
   g_assert_cmpint (sub->returncode, ==, 0);
   g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, "0", 1);
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
 
   for (i = 0; i < G_N_ELEMENTS (events); i++)
     CloseHandle (events[i]);
@@ -622,8 +445,8 @@ test_inside_glib (void)
 
   EVL_TEST_NEW_LOOP_OR_SKIP (loop);
   evl_test_watchdog_start (30);
-  t = spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
-             EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
+  t = test_sub_spawn (loop, (const char * const *) argv, NULL, EVL_SUBPROCESS_STDIO_PIPE,
+                      EVL_SUBPROCESS_STDIO_PIPE, EVL_SUBPROCESS_STDIO_PIPE, &sub, &error);
   g_assert_no_error (error);
   sub->quit_on_lost = ml;
   g_assert_cmpuint (evl_loop_attach (loop, context), >, 0);
@@ -635,7 +458,7 @@ test_inside_glib (void)
   g_assert_cmpmem (sub->out[1]->data, sub->out[1]->len, "out", 3);
   g_assert_cmpmem (sub->out[2]->data, sub->out[2]->len, "lateeof", 7);
   evl_test_watchdog_cancel ();
-  finish (loop, t, sub);
+  test_sub_finish (loop, t, sub);
   g_strfreev (argv);
   evl_test_close_loop (loop);
   g_main_loop_unref (ml);

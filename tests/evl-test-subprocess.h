@@ -1,6 +1,7 @@
 /* evl-test-subprocess.h: a recording EvlSubprocessProtocol and the spawn
- * helper of the subprocess tests (subprocess.c on POSIX, subprocess-win32.c
- * on Windows)
+ * helper of the subprocess tests (subprocess.c, subprocess-win32.c), and
+ * the children they run, made the platform's way (evl-test-subprocess-unix.c:
+ * POSIX programs; evl-test-subprocess-win32.c: tests/child-win32.c)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -48,5 +49,30 @@ EvlSubprocessTransport *test_sub_spawn  (EvlLoop                *loop,
 void                    test_sub_finish (EvlLoop                *loop,
                                          EvlSubprocessTransport *t,
                                          TestSub                *sub);
+
+/* argv (free with g_strfreev()) of a child that copies its stdin to its
+ * stdout, then exits with 0 */
+char   **test_child_argv_cat       (void);
+/* ... that exits with @code at once */
+char   **test_child_argv_exit      (int           code);
+/* ... that runs until it is killed */
+char   **test_child_argv_sleep     (void);
+/* The return code of a child that kill() ended: -SIGKILL on POSIX, 1 on
+ * Windows (TerminateProcess, as Python's). */
+int      test_child_killed_code    (void);
+/* Asserts that @pid is a running child's: > 0 on POSIX, a process HANDLE
+ * on Windows. */
+void     test_child_assert_pid     (GPid          pid);
+/* Asserts that a pipe of a subprocess is set up as the loop wants it:
+ * non-blocking (POSIX), not inheritable (Windows). */
+void     test_sub_assert_pipe      (EvlTransport *pipe);
+
+#ifdef G_OS_WIN32
+/* The path of tests/child-win32.c's program, and an argv running it with
+ * the arguments from @first on (NULL-terminated). */
+char    *test_child_path           (void);
+char   **test_child_argv           (const char   *first,
+                                    ...) G_GNUC_NULL_TERMINATED;
+#endif
 
 G_END_DECLS

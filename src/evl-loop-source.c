@@ -30,7 +30,20 @@
  * selector then skips its own poll: one syscall per iteration, as GLib's
  * own fd sources. The source moves to the epoll fd for good once the loop
  * watches more fds, or when one polls as closed (POLLNVAL: epoll forgets
- * a closed fd, poll() would report it every time). */
+ * a closed fd, poll() would report it every time).
+ *
+ * Mirrored HANDLEs (Windows): a selector loop's poll fd there is the event
+ * its sockets signal; the waitable HANDLEs it also watches (events,
+ * processes, the events of pipe operations) signal nothing of the loop's.
+ * The source gives GLib those HANDLEs too, next to the poll fd
+ * (evl_os_source_mirrors_fd() says which: none on Unix), kept in line as
+ * readers come and go. When GLib's wait found only HANDLEs, dispatch hands
+ * them to the loop as in direct mode, and the selector skips its own wait:
+ * GLib's wait took the signal of an auto-reset event, which the selector
+ * would no longer see. When the poll fd was signalled too, the selector
+ * waits as usual (for the sockets) and sees the HANDLEs that are still
+ * signalled; an auto-reset event GLib's wait found in that same wait is
+ * then missed (documented in README "Platforms"). */
 
 #define DIRECT_MAX 8
 
@@ -43,6 +56,8 @@ typedef struct
   GHashTable *fd_tags;    /* fd -> tag, fallback and direct modes */
   int         poll_fd;    /* direct mode: the backend's, to move to */
   gboolean    direct;
+  gboolean    mirror_handles; /* a selector loop with a poll fd */
+  GHashTable *handle_tags;    /* fd -> tag: mirrored HANDLEs, created when needed */
 } EvlLoopSource;
 
 static void
@@ -100,6 +115,46 @@ report_polled (EvlLoopSource *ls)
             events |= EVL_IO_HUP;
         }
       evl_loop_io_ready (ls->loop, fd, events);
+    }
+  return TRUE;
+}
+
+/* Mirrored HANDLEs: whether GLib's last wait found one signalled. */
+static gboolean
+handles_polled (EvlLoopSource *ls)
+{
+  GHashTableIter iter;
+  gpointer tag;
+
+  if (ls->handle_tags == NULL)
+    return FALSE;
+  g_hash_table_iter_init (&iter, ls->handle_tags);
+  while (g_hash_table_iter_next (&iter, NULL, &tag))
+    if (evl_os_source_query_fd (&ls->source, tag) != 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Mirrored HANDLEs: what GLib's wait found, to the loop as its selector
+ * would report it, when that is all it found (see the top of the file).
+ * FALSE when the selector must wait itself. */
+static gboolean
+report_handles (EvlLoopSource *ls)
+{
+  GHashTableIter iter;
+  gpointer key, tag;
+
+  if (ls->poll_record.revents != 0 || !handles_polled (ls))
+    return FALSE;
+  g_hash_table_iter_init (&iter, ls->handle_tags);
+  while (g_hash_table_iter_next (&iter, &key, &tag))
+    {
+      GIOCondition revents = evl_os_source_query_fd (&ls->source, tag);
+
+      if (revents == 0)
+        continue;
+      evl_loop_io_ready (ls->loop, GPOINTER_TO_INT (key),
+                         EVL_IO_READ | (revents & (G_IO_ERR | G_IO_NVAL) ? EVL_IO_ERROR : 0));
     }
   return TRUE;
 }
@@ -178,6 +233,9 @@ evl_loop_source_check (GSource *source)
   /* A poll handle (Windows: GLib does not make the source ready itself). */
   if (ls->poll_record.revents != 0)
     return TRUE;
+  /* Mirrored HANDLEs (Windows, at most 63 on a selector), likewise. */
+  if (handles_polled (ls))
+    return TRUE;
   /* The fds: GLib itself makes a source ready when one of its unix fds
    * polled ready, whatever check() says. (Asking with
    * g_source_query_unix_fd() would cost a list walk per fd: O(n^2) for the
@@ -201,7 +259,7 @@ evl_loop_source_dispatch (GSource     *source,
 
   g_object_ref (loop);
   priv->dispatch_depth++;
-  if (ls->direct && report_polled (ls))
+  if ((ls->direct && report_polled (ls)) || report_handles (ls))
     {
       polled = TRUE;
       evl_selector_loop_set_polled (loop, TRUE);
@@ -223,6 +281,17 @@ evl_loop_source_finalize (GSource *source)
 
   priv->sources = g_slist_remove (priv->sources, source);
   g_clear_pointer (&ls->fd_tags, g_hash_table_unref);
+  if (ls->handle_tags != NULL)
+    {
+      GHashTableIter iter;
+      gpointer tag;
+
+      /* GLib forgot the records with the destroyed source. */
+      g_hash_table_iter_init (&iter, ls->handle_tags);
+      while (g_hash_table_iter_next (&iter, NULL, &tag))
+        evl_os_source_forget_fd (tag);
+      g_hash_table_unref (ls->handle_tags);
+    }
   g_clear_object (&ls->loop);
 }
 
@@ -245,6 +314,34 @@ evl_to_condition (guint events)
   return cond;
 }
 
+/* A HANDLE (evl_os_source_mirrors_fd()) in GLib's wait while @events has
+ * EVL_IO_READ (a HANDLE is never writable). */
+static void
+mirror_handle (EvlLoopSource *ls,
+               int            fd,
+               guint          events)
+{
+  gpointer tag = NULL;
+
+  if (ls->handle_tags != NULL)
+    tag = g_hash_table_lookup (ls->handle_tags, GINT_TO_POINTER (fd));
+  if (!(events & EVL_IO_READ))
+    {
+      if (tag != NULL)
+        {
+          evl_os_source_remove_fd (&ls->source, tag);
+          g_hash_table_remove (ls->handle_tags, GINT_TO_POINTER (fd));
+        }
+    }
+  else if (tag == NULL && evl_os_source_mirrors_fd (fd))
+    {
+      if (ls->handle_tags == NULL)
+        ls->handle_tags = g_hash_table_new (NULL, NULL);
+      g_hash_table_insert (ls->handle_tags, GINT_TO_POINTER (fd),
+                           evl_os_source_add_fd (&ls->source, fd, G_IO_IN));
+    }
+}
+
 void
 evl_loop_source_fd_changed (GSource    *source,
                             int         fd,
@@ -254,8 +351,14 @@ evl_loop_source_fd_changed (GSource    *source,
   EvlLoopSource *ls = (EvlLoopSource *) source;
   gpointer tag;
 
-  if (ls->fd_tags == NULL || g_source_is_destroyed (source))
+  if (g_source_is_destroyed (source))
     return;
+  if (ls->fd_tags == NULL)
+    {
+      if (ls->mirror_handles)
+        mirror_handle (ls, fd, events);
+      return;
+    }
   tag = g_hash_table_lookup (ls->fd_tags, GINT_TO_POINTER (fd));
   if (events == 0)
     {
@@ -352,7 +455,12 @@ evl_loop_create_source (EvlLoop *loop)
         leave_direct (ls);
     }
   else if (poll_fd >= 0)
-    ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, poll_fd);
+    {
+      ls->poll_tag = evl_os_source_add_poll_fd (source, &ls->poll_record, poll_fd);
+      ls->mirror_handles = EVL_IS_SELECTOR_LOOP (loop);
+      if (ls->mirror_handles)
+        evl_loop_foreach_fd (loop, mirror_fd, source);
+    }
   else
     {
       ls->fd_tags = g_hash_table_new (NULL, NULL);

@@ -53,6 +53,15 @@ evl_os_source_add_poll_fd (GSource *source,
  * evl-loop-source.c): GLib polls unix fds, and tells what it found. */
 #define EVL_OS_SOURCE_DIRECT 1
 
+/* Whether the GSource of a selector loop with a poll fd must also give
+ * GLib @fd itself (the Windows HANDLEs its selector's fd does not cover):
+ * never here, the poll fd covers every fd. */
+static inline gboolean
+evl_os_source_mirrors_fd (int fd)
+{
+  return FALSE;
+}
+
 /* The fallback bridge, for backends without a poll fd: one unix fd each. */
 static inline gpointer
 evl_os_source_add_fd (GSource      *source,
@@ -75,6 +84,12 @@ evl_os_source_remove_fd (GSource  *source,
                          gpointer  tag)
 {
   g_source_remove_unix_fd (source, tag);
+}
+
+/* A tag of a destroyed (finalized) source: GLib frees its unix fd tags. */
+static inline void
+evl_os_source_forget_fd (gpointer tag)
+{
 }
 
 /* What GLib's last poll found on a fd added with evl_os_source_add_fd(). */

@@ -103,16 +103,44 @@ evl_os_source_add_poll_fd (GSource *source,
  * backend, so the source always polls that. */
 #define EVL_OS_SOURCE_DIRECT 0
 
-/* The fallback bridge (one GLib fd per watched fd) cannot exist on Windows:
- * sockets are not HANDLEs GLib could wait for. Every Windows backend has a
- * poll handle, so these are never reached. */
+/* Whether the GSource of a selector loop must give GLib @fd itself, next
+ * to the selector's poll HANDLE: a waitable HANDLE that is not a socket
+ * (an event, a process, a pipe operation's event). The selector's event is
+ * signalled by its sockets only, and a selector waits for such HANDLEs
+ * itself (WaitForMultipleObjects) only when the loop runs on its own: GLib
+ * must wait for them too, or a HANDLE signalled while GLib waits would
+ * wake nobody. Asked when a reader is added, so @fd is open. */
+static inline gboolean
+evl_os_source_mirrors_fd (int fd)
+{
+  int type = 0;
+  int len = sizeof type;
+  int saved = WSAGetLastError ();
+  gboolean handle;
+
+  handle = getsockopt ((SOCKET) fd, SOL_SOCKET, SO_TYPE, (char *) &type, &len) != 0;
+  WSASetLastError (saved);
+  return handle;
+}
+
+/* A mirrored HANDLE (evl_os_source_mirrors_fd()) in GLib's wait: a poll
+ * record of its own, which GLib's g_poll() waits for with
+ * WaitForMultipleObjects() (in several threads past 64 HANDLEs). A HANDLE
+ * is only ever "readable" (signalled), whatever @condition asks. The
+ * source's check() looks at the records' revents itself. (Sockets cannot
+ * be mirrored: they are no HANDLEs GLib could wait for; every Windows
+ * backend has a poll handle for them.) */
 static inline gpointer
 evl_os_source_add_fd (GSource      *source,
                       int           fd,
                       GIOCondition  condition)
 {
-  g_critical ("evloop-glib: a Windows loop backend without a poll handle cannot run inside GLib");
-  return NULL;
+  GPollFD *record = g_new0 (GPollFD, 1);
+
+  record->fd = (gint64) (gintptr) fd;
+  record->events = G_IO_IN;
+  g_source_add_poll (source, record);
+  return record;
 }
 
 static inline void
@@ -126,13 +154,23 @@ static inline void
 evl_os_source_remove_fd (GSource  *source,
                          gpointer  tag)
 {
+  g_source_remove_poll (source, tag);
+  g_free (tag);
 }
 
+/* A tag of a destroyed (finalized) source: what GLib does not free. */
+static inline void
+evl_os_source_forget_fd (gpointer tag)
+{
+  g_free (tag);
+}
+
+/* What GLib's last wait found on a HANDLE added with evl_os_source_add_fd(). */
 static inline GIOCondition
 evl_os_source_query_fd (GSource  *source,
                         gpointer  tag)
 {
-  return 0;
+  return ((GPollFD *) tag)->revents;
 }
 
 G_END_DECLS

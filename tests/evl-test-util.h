@@ -50,7 +50,10 @@ void     evl_test_watchdog_cancel (void);
 /* A connected non-blocking AF_UNIX stream socketpair (close-on-exec). */
 void     evl_test_socketpair     (int fds[2]);
 
-/* Count open fds of this process (from /proc/self/fd). */
+/* Count open fds of this process (from /proc/self/fd); on Windows every
+ * open handle, after GLib's idle pool workers have exited (see "Counting
+ * handles" in evl-test-util-win32.c: what is opened before the first
+ * count, and EVL_TEST_HANDLES=1 to list the handles with their types). */
 guint    evl_test_count_fds      (void);
 
 /* Run the loop until *flag becomes TRUE (read atomically, so another

@@ -150,12 +150,23 @@ test_pipe_open_file (void)
   return to_fd (file);
 }
 
+/* Whether @fd, a file or pipe HANDLE the test had, is still open. The
+ * value alone does not say: Wine hands a closed HANDLE's value to the next
+ * object opened (an event or a thread of GLib's, say), so a value that is
+ * open again but not a file or pipe any more was closed. (The test thread
+ * is the only one that opens files and pipes meanwhile.) */
 gboolean
 test_pipe_fd_is_open (int fd)
 {
-  DWORD flags;
+  HANDLE h = to_handle (fd);
+  DWORD flags, type;
 
-  return GetHandleInformation (to_handle (fd), &flags);
+  if (!GetHandleInformation (h, &flags))
+    return FALSE;
+  SetLastError (NO_ERROR);
+  type = GetFileType (h);
+  return type == FILE_TYPE_DISK || type == FILE_TYPE_PIPE || type == FILE_TYPE_CHAR ||
+         GetLastError () == NO_ERROR;
 }
 
 guint

@@ -9,7 +9,14 @@
 #include "evl-winsock-wait-private.h"
 #include "evl-loop-private.h"
 
-#define EVL_WINSOCK_EVENTS (FD_READ | FD_WRITE | FD_OOB | FD_ACCEPT | FD_CONNECT | FD_CLOSE)
+/* What ties a socket to the event: FD_WRITE and FD_CONNECT only while it
+ * is watched for writing. Wine 8 sets the event again on every select()
+ * or WSAPoll() of a writable socket tied with FD_WRITE, so a loop inside
+ * GLib never let GLib block (it spun); Windows records FD_WRITE once, at
+ * the tie if the socket is writable then, and after a send that would
+ * block. */
+#define EVL_WINSOCK_READ_EVENTS (FD_READ | FD_OOB | FD_ACCEPT | FD_CLOSE)
+#define EVL_WINSOCK_WRITE_EVENTS (FD_WRITE | FD_CONNECT)
 
 typedef struct
 {
@@ -130,12 +137,16 @@ evl_winsock_wait_init (EvlWinsockWait *wait,
 
 static void
 tie (EvlWinsockWait *wait,
-     int             fd)
+     int             fd,
+     EvlEventFlags   events)
 {
   int saved = WSAGetLastError ();
+  long mask = EVL_WINSOCK_READ_EVENTS;
 
+  if (events & EVL_EVENT_WRITE)
+    mask |= EVL_WINSOCK_WRITE_EVENTS;
   if (wait->event != NULL)
-    WSAEventSelect ((SOCKET) fd, wait->event, EVL_WINSOCK_EVENTS);
+    WSAEventSelect ((SOCKET) fd, wait->event, mask);
   WSASetLastError (saved);
 }
 
@@ -174,7 +185,7 @@ evl_winsock_wait_register (EvlWinsockWait *wait,
   if (!is_socket (fd))
     return add_handle (wait, fd, events, error);
   *entry = evl_fd_table_add (&wait->sockets, fd);
-  tie (wait, fd);
+  tie (wait, fd, events);
   return TRUE;
 }
 
@@ -189,6 +200,8 @@ evl_winsock_wait_modify (EvlWinsockWait *wait,
    * the call out with the check. */
   if (entry == NULL && !modify_handle (wait, fd, events))
     g_return_val_if_reached (NULL);
+  if (entry != NULL)
+    tie (wait, fd, events);
   return entry;
 }
 

@@ -379,32 +379,9 @@ iocp_write_done (GObject      *source,
                  gpointer      data)
 {
   EvlStreamTransport *self = data;
-  GError *error = NULL;
-  gboolean ok;
 
-  ok = evl_loop_sock_sendall_finish (EVL_LOOP (source), result, &error);
-  self->send_busy = FALSE;
-
-  if (self->conn_lost > 0)
-    g_clear_error (&error);
-  else if (!ok)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_clear_error (&error);
-          error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                                       _("The event loop was closed while the connection was open; "
-                                         "close transports before closing their loop"));
-        }
-      evl_stream_fatal_error (self, error);
-    }
-  else
-    {
-      evl_stream_wrote (self, self->send_len);
-      if (self->wbuf.size > 0 && self->conn_lost == 0)
-        pipe_flush (self);
-    }
-
+  if (evl_stream_completion_sent (self, EVL_LOOP (source), result))
+    pipe_flush (self);
   evl_stream_engine_settled (self);
   g_object_unref (self);
 }

@@ -148,6 +148,11 @@ int      evl_stream_get_iov                    (EvlStreamTransport *self,
 /* The buffer as one GBytes (joining the chunks), which then is the only
  * chunk. */
 GBytes  *evl_stream_take_coalesced             (EvlStreamTransport *self);
+/* A SEND of a completion engine ended (evl-stream-proactor.c): TRUE when
+ * the engine should send what is still buffered. */
+gboolean evl_stream_completion_sent            (EvlStreamTransport *self,
+                                                EvlLoop            *loop,
+                                                GAsyncResult       *result);
 /* An engine's operation ended: finishes a deferred release. */
 void     evl_stream_engine_settled             (EvlStreamTransport *self);
 

@@ -156,21 +156,27 @@ completion_stop_reading (EvlStreamTransport *self,
 
 static void completion_flush (EvlStreamTransport *self);
 
-static void
-on_sent (GObject      *source,
-         GAsyncResult *result,
-         gpointer      data)
+/* A SEND of a completion engine ended (this one's for sockets, Windows'
+ * pipe engine's): the bytes are taken off the buffer, or the failure ends
+ * the transport. TRUE when more is buffered and the connection lives, so
+ * the engine sends again. */
+gboolean
+evl_stream_completion_sent (EvlStreamTransport *self,
+                            EvlLoop            *loop,
+                            GAsyncResult       *result)
 {
-  EvlStreamTransport *self = data;
   GError *error = NULL;
   gboolean ok;
 
-  ok = evl_loop_sock_sendall_finish (EVL_LOOP (source), result, &error);
+  ok = evl_loop_sock_sendall_finish (loop, result, &error);
   self->send_busy = FALSE;
 
   if (self->conn_lost > 0)
-    g_clear_error (&error);
-  else if (!ok)
+    {
+      g_clear_error (&error);
+      return FALSE;
+    }
+  if (!ok)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -180,14 +186,21 @@ on_sent (GObject      *source,
                                          "close transports before closing their loop"));
         }
       evl_stream_fatal_error (self, error);
+      return FALSE;
     }
-  else
-    {
-      evl_stream_wrote (self, self->send_len);
-      if (self->wbuf.size > 0 && self->conn_lost == 0)
-        completion_flush (self);
-    }
+  evl_stream_wrote (self, self->send_len);
+  return self->wbuf.size > 0 && self->conn_lost == 0;
+}
 
+static void
+on_sent (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  EvlStreamTransport *self = data;
+
+  if (evl_stream_completion_sent (self, EVL_LOOP (source), result))
+    completion_flush (self);
   evl_stream_engine_settled (self);
   g_object_unref (self);
 }

@@ -245,6 +245,10 @@ pool_trampoline (gpointer data,
 {
   PoolFunc *pf = user_data;
 
+  /* The wrapper was filled by the thread that made the pool, which may not
+   * be the one whose push() started this worker (GIO's GTask pool is made
+   * by the first thread that runs a task). */
+  __tsan_acquire (pf);
   __tsan_acquire (data);
   pf->func (data, pf->user_data);
 }
@@ -263,6 +267,7 @@ g_thread_pool_new (GFunc     func,
   REAL (g_thread_pool_new, "g_thread_pool_new");
   pf->func = func;
   pf->user_data = user_data;
+  __tsan_release (pf);
   return real_ (pool_trampoline, pf, max_threads, exclusive, error);
 }
 
@@ -279,6 +284,7 @@ g_thread_pool_new_full (GFunc           func,
   REAL (g_thread_pool_new_full, "g_thread_pool_new_full");
   pf->func = func;
   pf->user_data = user_data;
+  __tsan_release (pf);
   return real_ (pool_trampoline, pf, item_free_func, max_threads, exclusive, error);
 }
 

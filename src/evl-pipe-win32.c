@@ -330,9 +330,7 @@ iocp_read_done (GObject      *source,
         {
           /* The loop closed under the operation. */
           g_clear_error (&error);
-          error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                                       _("The event loop was closed while the connection was open; "
-                                         "close transports before closing their loop"));
+          error = evl_stream_loop_closed_error ();
         }
       evl_stream_fatal_error (self, error);
     }

@@ -153,6 +153,8 @@ GBytes  *evl_stream_take_coalesced             (EvlStreamTransport *self);
 gboolean evl_stream_completion_sent            (EvlStreamTransport *self,
                                                 EvlLoop            *loop,
                                                 GAsyncResult       *result);
+/* The error of a transport whose loop closed under it (a new GError). */
+GError  *evl_stream_loop_closed_error          (void);
 /* An engine's operation ended: finishes a deferred release. */
 void     evl_stream_engine_settled             (EvlStreamTransport *self);
 

@@ -78,9 +78,7 @@ on_recv (GObject      *source,
         {
           /* The loop closed under the operation. */
           g_clear_error (&error);
-          error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                                       _("The event loop was closed while the connection was open; "
-                                         "close transports before closing their loop"));
+          error = evl_stream_loop_closed_error ();
         }
       evl_stream_fatal_error (self, error);
     }
@@ -181,9 +179,7 @@ evl_stream_completion_sent (EvlStreamTransport *self,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_clear_error (&error);
-          error = g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                                       _("The event loop was closed while the connection was open; "
-                                         "close transports before closing their loop"));
+          error = evl_stream_loop_closed_error ();
         }
       evl_stream_fatal_error (self, error);
       return FALSE;

@@ -522,6 +522,15 @@ evl_stream_transport_set_lost_notify (EvlStreamTransport *self,
 
 /* The loop closes while the transport is open: it ends now (the loop's
  * operations deliver synchronously from here on). */
+/* What a transport's protocol gets when its loop closes under it. */
+GError *
+evl_stream_loop_closed_error (void)
+{
+  return g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                              _("The event loop was closed while the connection was open; "
+                                "close transports before closing their loop"));
+}
+
 static void
 loop_closed_cb (gpointer data)
 {
@@ -529,9 +538,7 @@ loop_closed_cb (gpointer data)
 
   g_object_ref (self);
   evl_loop_remove_close_hook (self->loop, &self->close_hook);
-  force_close (self, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                                          _("The event loop was closed while the connection was open; "
-                                            "close transports before closing their loop")));
+  force_close (self, evl_stream_loop_closed_error ());
   release (self);
   g_object_unref (self);
 }

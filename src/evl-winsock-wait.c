@@ -200,6 +200,12 @@ evl_winsock_wait_modify (EvlWinsockWait *wait,
    * the call out with the check. */
   if (entry == NULL && !modify_handle (wait, fd, events))
     g_return_val_if_reached (NULL);
+  /* Tied again on every modify, also when the write interest did not
+   * change: EvlSelector calls modify_fd for a kept registration whose
+   * socket may have been closed and its value reused (see
+   * evl_selector_modify()), and a new socket is tied to nothing. The loop
+   * modifies only when a watch's events change, so the one call that a
+   * "write bit flipped" test would save is READ|WRITE <-> WRITE. */
   if (entry != NULL)
     tie (wait, fd, events);
   return entry;

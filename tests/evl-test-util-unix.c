@@ -9,7 +9,9 @@
 #include "evl-test-util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,20 @@ void
 evl_test_sock_shutdown_write (int fd)
 {
   g_assert_cmpint (shutdown (fd, SHUT_WR), ==, 0);
+}
+
+gboolean
+evl_test_sock_wait_readable (int fd,
+                             int timeout_ms)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  int r;
+
+  do
+    r = poll (&pfd, 1, timeout_ms);
+  while (r < 0 && errno == EINTR);
+  g_assert_cmpint (r, >=, 0);
+  return r > 0;
 }
 
 void

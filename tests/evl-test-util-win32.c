@@ -433,6 +433,17 @@ evl_test_sock_shutdown_write (int fd)
   g_assert_cmpint (shutdown ((SOCKET) fd, SD_SEND), ==, 0);
 }
 
+gboolean
+evl_test_sock_wait_readable (int fd,
+                             int timeout_ms)
+{
+  WSAPOLLFD pfd = { .fd = (SOCKET) fd, .events = POLLRDNORM };
+  int r = WSAPoll (&pfd, 1, timeout_ms);
+
+  g_assert_cmpint (r, !=, SOCKET_ERROR);
+  return r > 0;
+}
+
 void
 evl_test_assert_sock_flags (int fd)
 {

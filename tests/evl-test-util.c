@@ -203,6 +203,16 @@ evl_test_run_until_flag (EvlLoop  *loop,
 }
 
 void
+evl_test_wait_backlog_full (int listener)
+{
+  /* Readable once a filler's connection sits in the accept queue. Should
+   * that never show (10 s), the queue is not taking connections at all,
+   * and a connect hangs just the same. */
+  if (!evl_test_sock_wait_readable (listener, 10000))
+    g_test_message ("the listener's backlog showed no queued connection in 10 s");
+}
+
+void
 evl_test_count (gpointer data)
 {
   g_atomic_int_inc ((gint *) data);

@@ -128,6 +128,19 @@ int      evl_test_tcp_socket     (GSocketFamily family);
 /* shutdown() of the sending side (SHUT_WR; SD_SEND on Windows). */
 void     evl_test_sock_shutdown_write (int fd);
 
+/* Waits up to @timeout_ms for socket @fd to be readable (poll(), WSAPoll()
+ * on Windows); FALSE if it was not. For a listener: a connection is
+ * queued. */
+gboolean evl_test_sock_wait_readable (int fd,
+                                      int timeout_ms);
+
+/* Waits until the listening socket @listener, made with a backlog of 0,
+ * holds a connection that @fillers made, so its queue is full and the
+ * kernel drops any further SYN: a connect to it then stays pending. A
+ * fixed sleep was not enough on a loaded machine (the handshake can finish
+ * in softirq context after connect() returned). */
+void     evl_test_wait_backlog_full (int listener);
+
 /* Asserts that @fd, a socket the library made, is non-blocking and not
  * inherited by child processes: O_NONBLOCK and FD_CLOEXEC on Unix; on
  * Windows HANDLE_FLAG_INHERIT cleared, and non-blocking by a recv() that

@@ -257,7 +257,7 @@ fixture_init (Fixture *f,
       f->fillers[i] = tcp_socket ();
       connect (f->fillers[i], (struct sockaddr *) &ss, g_socket_address_get_native_size (f->full));
     }
-  g_usleep (20000);
+  evl_test_wait_backlog_full (f->full_fd);
 }
 
 static void

@@ -832,7 +832,7 @@ pending_start (Pending      *p,
           g_socket_address_to_native (p->address, &ss, sizeof ss, NULL);
           connect (p->extra[i], (struct sockaddr *) &ss, g_socket_address_get_native_size (p->address));
         }
-      g_usleep (20000);
+      evl_test_wait_backlog_full (p->listener);
       p->fd = tcp_socket (G_SOCKET_FAMILY_IPV4);
       evl_loop_sock_connect_async (loop, p->fd, p->address, cancellable, evl_test_waiter_cb, w);
       break;

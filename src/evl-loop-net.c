@@ -5,6 +5,7 @@
 #include "evl-config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include <gio/gunixsocketaddress.h>
@@ -173,83 +174,261 @@ evl_net_connection_finish (EvlLoop       *loop,
 /* ---------------------------------------------------------------------- */
 /* create_connection, create_unix_connection */
 
+/* Tries the addresses as asyncio's create_connection does: one after the
+ * other, each when the previous one failed; or, with a finite delay
+ * (happy_eyeballs_delay, RFC 8305), the next one also when @delay passed
+ * and the attempts still run side by side. The first attempt that
+ * connects wins; the others are cancelled, and the operation completes
+ * once every other socket is closed, so the caller's callback never sees
+ * a losing socket still open. The sequential case is the infinite delay. */
+
+typedef struct _Connect Connect;
+
+/* One connect() in flight, with a GCancellable of its own (chained to the
+ * caller's), so that a losing attempt can be cancelled alone. */
 typedef struct
 {
+  Connect      *c;
+  int           fd;
+  guint         index;       /* of its address, for the first address's error */
+  gboolean      inet;
+  GCancellable *cancellable;
+  gulong        chain_id;    /* on the caller's cancellable */
+} Attempt;
+
+struct _Connect
+{
+  guint           ref_count;   /* the starter's, one per attempt, the timer's */
   EvlLoop        *loop;
-  EvlOperation   *op;
+  EvlOperation   *op;          /* NULL once completed */
   EvlNetFactory   factory;
   char           *host;
   guint16         port;
   GSocketAddress *local_address;
   GCancellable   *cancellable;
-  GList          *addresses;    /* GSocketAddress */
-  GList          *next;
-  int             fd;
-  GError         *first_error;
-} Connect;
+  double          delay;       /* between attempts; INFINITY: one at a time */
+  guint           interleave;  /* addresses of the first family first; 0: as resolved */
+  GList          *addresses;   /* GSocketAddress */
+  GList          *next;        /* the next address to try */
+  guint           next_index;
+  GPtrArray      *attempts;    /* Attempt, in flight */
+  EvlHandle      *timer;       /* starts the next attempt when @delay passed */
+  int             winner_fd;
+  gboolean        winner_inet;
+  GError         *error;       /* ends the whole operation: cancelled, loop closed */
+  GError         *first_error; /* of the address earliest in the list */
+  guint           first_error_index;
+};
+
+static Connect *
+connect_ref (Connect *c)
+{
+  c->ref_count++;
+  return c;
+}
 
 static void
-connect_free (Connect *c)
+connect_unref (gpointer data)
 {
-  if (c->fd >= 0)
-    evl_os_sock_close (c->fd);
+  Connect *c = data;
+
+  if (--c->ref_count > 0)
+    return;
+  g_assert (c->op == NULL && c->attempts->len == 0);
+  if (c->winner_fd >= 0)
+    evl_os_sock_close (c->winner_fd);
+  g_clear_pointer (&c->timer, evl_handle_unref);
   evl_net_factory_clear (&c->factory);
   g_free (c->host);
   g_clear_object (&c->local_address);
   g_clear_object (&c->cancellable);
   g_list_free_full (c->addresses, g_object_unref);
+  g_ptr_array_unref (c->attempts);
+  g_clear_error (&c->error);
   g_clear_error (&c->first_error);
-  g_clear_object (&c->op);
   g_free (c);
 }
 
+/* Completes the operation with @error (taken). */
+static void
+connect_return_error (Connect *c,
+                      GError  *error)
+{
+  evl_operation_return_error (c->op, error);
+  g_clear_object (&c->op);
+}
+
+static void
+connect_stop_timer (Connect *c)
+{
+  EvlHandle *timer = g_steal_pointer (&c->timer);
+
+  if (timer != NULL)
+    {
+      evl_handle_cancel (timer);   /* its notify drops the timer's reference */
+      evl_handle_unref (timer);
+    }
+}
+
+/* Keeps the error of the address that comes first in the list (@error is
+ * taken). */
+static void
+connect_record_error (Connect *c,
+                      guint    index,
+                      GError  *error)
+{
+  if (c->first_error == NULL || index < c->first_error_index)
+    {
+      g_clear_error (&c->first_error);
+      c->first_error = error;
+      c->first_error_index = index;
+    }
+  else
+    g_error_free (error);
+}
+
+/* The operation is decided (a winner, or an error for all of it): no
+ * attempt starts any more and those in flight are cancelled. */
+static void
+connect_stop_attempts (Connect *c)
+{
+  guint i;
+
+  connect_stop_timer (c);
+  c->next = NULL;
+  for (i = 0; i < c->attempts->len; i++)
+    {
+      Attempt *a = c->attempts->pdata[i];
+
+      g_cancellable_cancel (a->cancellable);
+    }
+}
+
+/* Completes the operation once nothing is in flight any more. */
+static void
+connect_settle (Connect *c)
+{
+  GError *error = NULL;
+
+  if (c->op == NULL || c->attempts->len > 0)
+    return;
+
+  if (c->winner_fd >= 0 && c->error == NULL && evl_loop_is_closed (c->loop))
+    g_set_error_literal (&c->error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                         _("The event loop was closed while a connection was being made"));
+  if (c->error != NULL)
+    {
+      error = g_steal_pointer (&c->error);
+      if (c->winner_fd >= 0)
+        evl_os_sock_close (c->winner_fd);
+      c->winner_fd = -1;
+    }
+  else if (c->winner_fd >= 0)
+    {
+      int fd = c->winner_fd;
+
+      c->winner_fd = -1;
+      if (c->winner_inet)
+        {
+          /* asyncio's _set_nodelay: no Nagle delay on small writes. */
+          evl_os_sock_set_nodelay (fd);
+        }
+      evl_net_start_stream (c->loop, fd, EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
+                            &c->factory, c->op);
+      g_clear_object (&c->op);
+      return;
+    }
+  else if (c->next != NULL)
+    return;   /* between two attempts */
+  else if (c->first_error != NULL)
+    error = g_steal_pointer (&c->first_error);
+  else if (c->local_address != NULL)
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         _("“%s” has no address of the local address’s family; "
+                           "pass a local address of the same family"), c->host);
+  else
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         _("“%s” has no address; check the host name"), c->host);
+  connect_return_error (c, error);
+}
+
+/* Ends the whole operation with @error (taken) once the attempts in
+ * flight have ended. */
 static void
 connect_fail (Connect *c,
               GError  *error)
 {
-  evl_operation_return_error (c->op, error);
-  connect_free (c);
+  if (c->error == NULL)
+    c->error = error;
+  else
+    g_error_free (error);
+  connect_stop_attempts (c);
+  connect_settle (c);
 }
 
-static void connect_next (Connect *c);
+static void
+attempt_free (Attempt *a)
+{
+  if (a->fd >= 0)
+    evl_os_sock_close (a->fd);
+  if (a->chain_id != 0)
+    g_cancellable_disconnect (a->c->cancellable, a->chain_id);
+  g_object_unref (a->cancellable);
+  connect_unref (a->c);
+  g_free (a);
+}
+
+static void connect_start_next (Connect *c);
 
 static void
-connected_cb (GObject      *source,
+attempt_done (GObject      *source,
               GAsyncResult *result,
               gpointer      data)
 {
-  Connect *c = data;
+  Attempt *a = data;
+  Connect *c = connect_ref (a->c);
   GError *error = NULL;
-  GSocketAddress *address = c->next != NULL ? c->next->data : NULL;
+  gboolean connected = evl_loop_sock_connect_finish (c->loop, result, &error);
 
-  if (!evl_loop_sock_connect_finish (c->loop, result, &error))
+  g_ptr_array_remove_fast (c->attempts, a);
+  if (c->op == NULL || c->error != NULL || c->winner_fd >= 0)
     {
-      evl_os_sock_close (c->fd);
-      c->fd = -1;
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-          g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
-        {
-          connect_fail (c, error);
-          return;
-        }
-      if (c->first_error == NULL)
-        c->first_error = error;
-      else
-        g_error_free (error);
-      c->next = c->next->next;
-      connect_next (c);
-      return;
+      /* Lost, or the operation is over: the socket closes below. */
+      g_clear_error (&error);
     }
+  else if (connected)
+    {
+      c->winner_fd = a->fd;
+      c->winner_inet = a->inet;
+      a->fd = -1;
+      connect_stop_attempts (c);
+    }
+  else if (evl_loop_is_closed (c->loop))
+    {
+      /* A connect pending when the loop closed ends as cancelled. */
+      g_error_free (error);
+      connect_fail (c, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                                            _("The event loop was closed while a connection was being made")));
+    }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+           g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
+    connect_fail (c, error);
+  else
+    {
+      connect_record_error (c, a->index, error);
+      /* RFC 8305: a failure starts the next attempt at once. */
+      connect_start_next (c);
+    }
+  attempt_free (a);
+  connect_settle (c);
+  connect_unref (c);
+}
 
-  if (G_IS_INET_SOCKET_ADDRESS (address))
-    {
-      /* asyncio's _set_nodelay: no Nagle delay on small writes. */
-      evl_os_sock_set_nodelay (c->fd);
-    }
-  evl_net_start_stream (c->loop, c->fd, EVL_STREAM_SOCKET | EVL_STREAM_READ | EVL_STREAM_WRITE,
-                &c->factory, c->op);
-  c->fd = -1;
-  connect_free (c);
+static void
+attempt_chain_cancel (GCancellable *cancellable,
+                      gpointer      data)
+{
+  g_cancellable_cancel (data);
 }
 
 static gboolean
@@ -276,53 +455,71 @@ bind_local (int             fd,
   return TRUE;
 }
 
-/* Tries the next address (asyncio tries every address in turn). */
 static void
-connect_next (Connect *c)
+connect_timer_cb (gpointer data)
 {
-  GError *error = NULL;
+  Connect *c = data;
 
+  g_clear_pointer (&c->timer, evl_handle_unref);
+  if (c->op == NULL || c->error != NULL || c->winner_fd >= 0)
+    return;
+  connect_start_next (c);
+  connect_settle (c);
+}
+
+/* Starts an attempt on the next address that can have a socket (an
+ * address whose socket cannot be made or bound fails at once), then, with
+ * a finite delay and addresses left, the timer of the next one. */
+static void
+connect_start_next (Connect *c)
+{
+  connect_stop_timer (c);
   while (c->next != NULL)
     {
       GSocketAddress *address = c->next->data;
       GSocketFamily family = g_socket_address_get_family (address);
+      guint index = c->next_index;
+      GError *error = NULL;
+      Attempt *a;
+      int fd;
 
+      c->next = c->next->next;
+      c->next_index++;
       if (c->local_address != NULL &&
           g_socket_address_get_family (c->local_address) != family)
+        continue;
+      fd = evl_net_socket (family, SOCK_STREAM, &error);
+      if (fd >= 0 && c->local_address != NULL && !bind_local (fd, c->local_address, &error))
         {
-          c->next = c->next->next;
+          evl_os_sock_close (fd);
+          fd = -1;
+        }
+      if (fd < 0)
+        {
+          connect_record_error (c, index, error);
           continue;
         }
-      c->fd = evl_net_socket (family, SOCK_STREAM, &error);
-      if (c->fd >= 0 && c->local_address != NULL && !bind_local (c->fd, c->local_address, &error))
+
+      a = g_new0 (Attempt, 1);
+      a->c = connect_ref (c);
+      a->fd = fd;
+      a->index = index;
+      a->inet = G_IS_INET_SOCKET_ADDRESS (address);
+      a->cancellable = g_cancellable_new ();
+      if (c->cancellable != NULL)
+        a->chain_id = g_cancellable_connect (c->cancellable, G_CALLBACK (attempt_chain_cancel),
+                                             g_object_ref (a->cancellable), g_object_unref);
+      g_ptr_array_add (c->attempts, a);
+      if (c->next != NULL && isfinite (c->delay))
         {
-          evl_os_sock_close (c->fd);
-          c->fd = -1;
+          EvlHandle *timer = evl_loop_call_later (c->loop, c->delay, connect_timer_cb,
+                                                  connect_ref (c), connect_unref);
+
+          c->timer = timer != NULL ? evl_handle_ref (timer) : NULL;
         }
-      if (c->fd < 0)
-        {
-          if (c->first_error == NULL)
-            c->first_error = error;
-          else
-            g_error_free (error);
-          error = NULL;
-          c->next = c->next->next;
-          continue;
-        }
-      evl_loop_sock_connect_async (c->loop, c->fd, address, c->cancellable, connected_cb, c);
+      evl_loop_sock_connect_async (c->loop, fd, address, a->cancellable, attempt_done, a);
       return;
     }
-
-  if (c->first_error != NULL)
-    error = g_steal_pointer (&c->first_error);
-  else if (c->local_address != NULL)
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                         _("“%s” has no address of the local address’s family; "
-                           "pass a local address of the same family"), c->host);
-  else
-    error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                         _("“%s” has no address; check the host name"), c->host);
-  connect_fail (c, error);
 }
 
 static void
@@ -335,13 +532,17 @@ connect_resolved (GObject      *source,
   GList *addresses = evl_net_resolve_finish (c->loop, result, c->cancellable, &error);
 
   if (error != NULL)
+    connect_fail (c, error);
+  else
     {
-      connect_fail (c, error);
-      return;
+      if (c->interleave > 0)
+        addresses = evl_resolve_interleave (addresses, c->interleave);
+      c->addresses = addresses;
+      c->next = c->addresses;
+      connect_start_next (c);
+      connect_settle (c);
     }
-  c->addresses = addresses;
-  c->next = c->addresses;
-  connect_next (c);
+  connect_unref (c);
 }
 
 static Connect *
@@ -357,16 +558,20 @@ connect_new (EvlLoop             *loop,
   Connect *c = g_new0 (Connect, 1);
   GError *error = NULL;
 
+  c->ref_count = 1;
   c->loop = loop;
   c->op = evl_operation_new (loop, tag, callback, user_data);
   c->factory.factory = factory;
   c->factory.data = factory_data;
   c->factory.notify = factory_notify;
   c->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
-  c->fd = -1;
+  c->delay = INFINITY;
+  c->attempts = g_ptr_array_new ();
+  c->winner_fd = -1;
   if (!evl_net_can_start (loop, cancellable, &error))
     {
       connect_fail (c, error);
+      connect_unref (c);
       return NULL;
     }
   return c;
@@ -381,6 +586,8 @@ create_connection (EvlLoop             *loop,
                    const char          *host,
                    guint16              port,
                    GSocketAddress      *local_address,
+                   double               delay,
+                   guint                interleave,
                    GCancellable        *cancellable,
                    GAsyncReadyCallback  callback,
                    gpointer             user_data)
@@ -393,16 +600,23 @@ create_connection (EvlLoop             *loop,
   c->host = g_strdup (host);
   c->port = port;
   c->local_address = local_address != NULL ? g_object_ref (local_address) : NULL;
+  c->delay = delay;
+  c->interleave = interleave;
   /* GResolver never found an address for "" (G_RESOLVER_ERROR_NOT_FOUND);
    * the resolver below would take it for the loopback addresses. */
   if (*host == '\0')
     {
       connect_fail (c, g_error_new (G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
                                     _("“%s” has no address; check the host name"), host));
+      connect_unref (c);
       return;
     }
-  evl_loop_resolve_async (loop, host, port, EVL_RESOLVE_INTERLEAVE, cancellable,
-                          connect_resolved, c);
+  /* asyncio interleaves only when asked to (create_connection's
+   * interleave, 1 with a happy_eyeballs_delay); the sequential functions
+   * have always alternated the families. */
+  evl_loop_resolve_async (loop, host, port,
+                          isfinite (delay) ? EVL_RESOLVE_NONE : EVL_RESOLVE_INTERLEAVE,
+                          cancellable, connect_resolved, c);
 }
 
 /**
@@ -448,7 +662,7 @@ evl_loop_create_connection_async (EvlLoop             *loop,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   create_connection (loop, evl_loop_create_connection_async, factory, factory_data,
-                     factory_notify, host, port, NULL, cancellable, callback, user_data);
+                     factory_notify, host, port, NULL, INFINITY, 0, cancellable, callback, user_data);
 }
 
 /**
@@ -511,7 +725,8 @@ evl_loop_create_connection_full_async (EvlLoop             *loop,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   create_connection (loop, evl_loop_create_connection_full_async, factory, factory_data,
-                     factory_notify, host, port, local_address, cancellable, callback, user_data);
+                     factory_notify, host, port, local_address, INFINITY, 0, cancellable,
+                     callback, user_data);
 }
 
 /**
@@ -533,6 +748,97 @@ evl_loop_create_connection_full_finish (EvlLoop       *loop,
                                         GError       **error)
 {
   return evl_net_connection_finish (loop, result, evl_loop_create_connection_full_async, protocol, error);
+}
+
+/**
+ * evl_loop_create_connection_happy_eyeballs_async:
+ * @loop: a loop
+ * @factory: (scope notified) (closure factory_data) (destroy factory_notify):
+ *   makes the connection's protocol
+ * @factory_data: data for @factory
+ * @factory_notify: (nullable): frees @factory_data
+ * @host: a host name or a numeric IPv4 or IPv6 address
+ * @port: the TCP port
+ * @local_address: (nullable): the local address to bind to first
+ *   (asyncio's `local_addr`); only the remote addresses of its family are
+ *   tried
+ * @delay: seconds to wait for an attempt before the next one starts beside
+ *   it (asyncio's `happy_eyeballs_delay`; RFC 8305 recommends 0.25); 0
+ *   starts every attempt at once, `INFINITY` one after the other
+ * @interleave: how many addresses of the first address family come before
+ *   the families alternate (asyncio's `interleave`; asyncio uses 1 when a
+ *   delay is given); 0 keeps the order of the resolver
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when connected
+ * @user_data: data for @callback
+ *
+ * [method@Evl.Loop.create_connection_full_async] with "Happy Eyeballs"
+ * (RFC 8305), as asyncio's `loop.create_connection()` with
+ * `happy_eyeballs_delay` and `interleave`: the addresses of @host are
+ * tried in an overlapping way. The first attempt starts at once; the next
+ * one starts when @delay has passed or as soon as the running attempt
+ * fails, whichever comes first, while the earlier attempts keep running.
+ * The first attempt that connects wins: the others are cancelled and
+ * their sockets closed before @callback runs. A host whose first address
+ * does not answer (a broken IPv6 route that drops the SYN) then connects
+ * through its next address after @delay, instead of after the system's
+ * connect timeout, which takes minutes.
+ *
+ * The other functions try one address at a time, as asyncio does by
+ * default: a single connection attempt at a time sends no extra SYNs to
+ * servers that answer, and a server sees exactly one connection.
+ *
+ * When every attempt fails, the error is that of the first address;
+ * cancellation fails with %G_IO_ERROR_CANCELLED and a closed loop with
+ * %EVL_LOOP_ERROR_CLOSED, every socket closed. Finish with
+ * [method@Evl.Loop.create_connection_happy_eyeballs_finish].
+ */
+void
+evl_loop_create_connection_happy_eyeballs_async (EvlLoop             *loop,
+                                                 EvlProtocolFactory   factory,
+                                                 gpointer             factory_data,
+                                                 GDestroyNotify       factory_notify,
+                                                 const char          *host,
+                                                 guint16              port,
+                                                 GSocketAddress      *local_address,
+                                                 double               delay,
+                                                 guint                interleave,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data)
+{
+  g_return_if_fail (EVL_IS_LOOP (loop));
+  g_return_if_fail (factory != NULL);
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (local_address == NULL || G_IS_SOCKET_ADDRESS (local_address));
+  g_return_if_fail (!isnan (delay) && delay >= 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  create_connection (loop, evl_loop_create_connection_happy_eyeballs_async, factory,
+                     factory_data, factory_notify, host, port, local_address, delay,
+                     interleave, cancellable, callback, user_data);
+}
+
+/**
+ * evl_loop_create_connection_happy_eyeballs_finish:
+ * @loop: a loop
+ * @result: the #GAsyncResult passed to the callback
+ * @protocol: (out) (transfer full) (optional) (nullable): the connection's
+ *   protocol
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Evl.Loop.create_connection_happy_eyeballs_async].
+ *
+ * Returns: (transfer full): the transport, or %NULL with @error set
+ */
+EvlTransport *
+evl_loop_create_connection_happy_eyeballs_finish (EvlLoop       *loop,
+                                                  GAsyncResult  *result,
+                                                  EvlProtocol  **protocol,
+                                                  GError       **error)
+{
+  return evl_net_connection_finish (loop, result, evl_loop_create_connection_happy_eyeballs_async,
+                                    protocol, error);
 }
 
 /**
@@ -577,14 +883,16 @@ evl_loop_create_unix_connection_async (EvlLoop             *loop,
   if (c == NULL)
     return;
   if (!evl_unix_socket_supported (&error))
+    connect_fail (c, error);
+  else
     {
-      connect_fail (c, error);
-      return;
+      c->host = g_strdup (path);
+      c->addresses = g_list_prepend (NULL, g_unix_socket_address_new (path));
+      c->next = c->addresses;
+      connect_start_next (c);
+      connect_settle (c);
     }
-  c->host = g_strdup (path);
-  c->addresses = g_list_prepend (NULL, g_unix_socket_address_new (path));
-  c->next = c->addresses;
-  connect_next (c);
+  connect_unref (c);
 }
 
 /**

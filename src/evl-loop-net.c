@@ -207,7 +207,9 @@ struct _Connect
   GSocketAddress *local_address;
   GCancellable   *cancellable;
   double          delay;       /* between attempts; INFINITY: one at a time */
-  guint           interleave;  /* addresses of the first family first; 0: as resolved */
+  guint           interleave;  /* addresses of the first family first; 0: as
+                                * resolved; 1 for the sequential functions,
+                                * which have always alternated the families */
   GList          *addresses;   /* GSocketAddress */
   GList          *next;        /* the next address to try */
   guint           next_index;
@@ -611,12 +613,9 @@ create_connection (EvlLoop             *loop,
       connect_unref (c);
       return;
     }
-  /* asyncio interleaves only when asked to (create_connection's
-   * interleave, 1 with a happy_eyeballs_delay); the sequential functions
-   * have always alternated the families. */
-  evl_loop_resolve_async (loop, host, port,
-                          isfinite (delay) ? EVL_RESOLVE_NONE : EVL_RESOLVE_INTERLEAVE,
-                          cancellable, connect_resolved, c);
+  /* Reordered when resolved (connect_resolved) by @interleave. */
+  evl_loop_resolve_async (loop, host, port, EVL_RESOLVE_NONE, cancellable,
+                          connect_resolved, c);
 }
 
 /**
@@ -662,7 +661,7 @@ evl_loop_create_connection_async (EvlLoop             *loop,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   create_connection (loop, evl_loop_create_connection_async, factory, factory_data,
-                     factory_notify, host, port, NULL, INFINITY, 0, cancellable, callback, user_data);
+                     factory_notify, host, port, NULL, INFINITY, 1, cancellable, callback, user_data);
 }
 
 /**
@@ -725,7 +724,7 @@ evl_loop_create_connection_full_async (EvlLoop             *loop,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   create_connection (loop, evl_loop_create_connection_full_async, factory, factory_data,
-                     factory_notify, host, port, local_address, INFINITY, 0, cancellable,
+                     factory_notify, host, port, local_address, INFINITY, 1, cancellable,
                      callback, user_data);
 }
 

@@ -460,6 +460,7 @@ static void
 test_all_fail (void)
 {
   Fixture fx;
+  BlackHole bh;
   GError *refused, *unreachable;
   guint16 port;
   int fd;
@@ -506,6 +507,27 @@ test_all_fail (void)
       test_waiter_clear (&w);
       if (COUNT_FDS_WHILE_RUNNING)
         g_assert_cmpuint (evl_test_count_fds (), ==, fds_before_call);
+    }
+
+  /* The first address fails last: a black hole drops its SYN, then its
+   * listener closes and the SYN sent again (a second later) is refused,
+   * long after the second address failed. (Should the listener close
+   * before the first SYN, the first address is refused at once: the same
+   * error, in the other order.) */
+  if (black_hole_open (&bh, "127.0.0.2", 0))
+    {
+      TestWaiter w;
+      GError *error = NULL;
+
+      test_resolver_set (fx.resolver, "127.0.0.2", "255.255.255.255", NULL);
+      start (&fx, bh.port, 0.01, 1, NULL, &w);
+      evl_test_run_for (fx.loop, 0.2);
+      black_hole_close (&bh);
+      test_waiter_wait (&w);
+      g_assert_null (evl_loop_create_connection_happy_eyeballs_finish (fx.loop, w.result, NULL, &error));
+      g_assert_error (error, refused->domain, refused->code);
+      g_clear_error (&error);
+      test_waiter_clear (&w);
     }
   g_assert_cmpuint (fx.factory.created->len, ==, 0);
   g_error_free (refused);

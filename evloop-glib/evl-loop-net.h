@@ -95,6 +95,24 @@ EvlTransport *evl_loop_create_connection_full_finish (EvlLoop             *loop,
                                                       GAsyncResult        *result,
                                                       EvlProtocol        **protocol,
                                                       GError             **error);
+EVL_AVAILABLE_IN_ALL
+void          evl_loop_create_connection_happy_eyeballs_async  (EvlLoop             *loop,
+                                                                EvlProtocolFactory   factory,
+                                                                gpointer             factory_data,
+                                                                GDestroyNotify       factory_notify,
+                                                                const char          *host,
+                                                                guint16              port,
+                                                                GSocketAddress      *local_address,
+                                                                double               delay,
+                                                                guint                interleave,
+                                                                GCancellable        *cancellable,
+                                                                GAsyncReadyCallback  callback,
+                                                                gpointer             user_data);
+EVL_AVAILABLE_IN_ALL
+EvlTransport *evl_loop_create_connection_happy_eyeballs_finish (EvlLoop             *loop,
+                                                                GAsyncResult        *result,
+                                                                EvlProtocol        **protocol,
+                                                                GError             **error);
 
 EVL_AVAILABLE_IN_ALL
 void          evl_loop_create_server_async           (EvlLoop             *loop,

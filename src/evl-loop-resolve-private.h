@@ -49,4 +49,11 @@ GList *evl_loop_resolve_finish (EvlLoop              *loop,
                                 GAsyncResult         *result,
                                 GError              **error);
 
+/* Reorders @addresses (GSocketAddress, taken) as asyncio's
+ * _interleave_addrinfos (create_connection's interleave): the first
+ * @first_family_count addresses of the first family, then the families in
+ * turn. Returns: (transfer full) the same addresses, reordered. */
+GList *evl_resolve_interleave  (GList                *addresses,
+                                guint                 first_family_count);
+
 G_END_DECLS

@@ -34,13 +34,15 @@ name_lookup_free (gpointer data)
 }
 
 /* Alternates families in order of first appearance, as asyncio's
- * _interleave_addrinfos (first_address_family_count=1). */
+ * _interleave_addrinfos: the first @first_family_count addresses of the
+ * first family, then one of each family in turn. Takes @addresses. */
 static GPtrArray *
-interleave (GPtrArray *addresses)
+interleave (GPtrArray *addresses,
+            guint      first_family_count)
 {
   GPtrArray *families = g_ptr_array_new ();   /* of GPtrArray, one per family */
   GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
-  guint i, j, n;
+  guint i, j, n, skip;
 
   for (i = 0; i < addresses->len; i++)
     {
@@ -61,19 +63,49 @@ interleave (GPtrArray *addresses)
         }
       g_ptr_array_add (group, addresses->pdata[i]);
     }
+  /* asyncio: addrinfos_lists[0][:first_address_family_count - 1] first,
+   * then zip_longest over the families. */
+  skip = 0;
+  if (families->len > 0 && first_family_count > 1)
+    {
+      GPtrArray *first = families->pdata[0];
+
+      skip = MIN (first_family_count - 1, first->len);
+      for (n = 0; n < skip; n++)
+        g_ptr_array_add (out, g_object_ref (first->pdata[n]));
+    }
   for (n = 0; out->len < addresses->len; n++)
     for (j = 0; j < families->len; j++)
       {
         GPtrArray *group = families->pdata[j];
+        guint k = j == 0 ? n + skip : n;
 
-        if (n < group->len)
-          g_ptr_array_add (out, g_object_ref (group->pdata[n]));
+        if (k < group->len)
+          g_ptr_array_add (out, g_object_ref (group->pdata[k]));
       }
   for (j = 0; j < families->len; j++)
     g_ptr_array_unref (families->pdata[j]);
   g_ptr_array_unref (families);
   g_ptr_array_unref (addresses);
   return out;
+}
+
+GList *
+evl_resolve_interleave (GList *addresses,
+                        guint  first_family_count)
+{
+  GPtrArray *array = g_ptr_array_new_with_free_func (g_object_unref);
+  GList *l, *list = NULL;
+  guint i;
+
+  for (l = addresses; l != NULL; l = l->next)
+    g_ptr_array_add (array, l->data);   /* the list's reference */
+  g_list_free (addresses);
+  array = interleave (array, first_family_count);
+  for (i = array->len; i > 0; i--)
+    list = g_list_prepend (list, g_object_ref (array->pdata[i - 1]));
+  g_ptr_array_unref (array);
+  return list;
 }
 
 static void
@@ -117,7 +149,7 @@ lookup_by_name_func (GValue        *result,
     add_address (addresses, l->data, lookup->port);
   g_resolver_free_addresses (found);
   if (lookup->flags & EVL_RESOLVE_INTERLEAVE)
-    addresses = interleave (addresses);
+    addresses = interleave (addresses, 1);
   g_value_init (result, G_TYPE_PTR_ARRAY);
   g_value_take_boxed (result, addresses);
   return TRUE;

@@ -795,6 +795,29 @@ class ProtocolTests(unittest.TestCase):
         finally:
             loop.close()
 
+    def test_happy_eyeballs(self):
+        # asyncio's create_connection(happy_eyeballs_delay=0.25, interleave=1).
+        loop = Evl.SelectorLoop.new(None)
+        try:
+            server = run_async(loop,
+                               lambda cb: loop.create_server_async(
+                                   lambda: EchoServer(), (), '127.0.0.1', 0, None, cb),
+                               lambda src, res: src.create_server_finish(res))
+            client = Client(loop)
+            transport, protocol = run_async(
+                loop,
+                lambda cb: loop.create_connection_happy_eyeballs_async(
+                    lambda: client, (), '127.0.0.1', server.get_port(), None, 0.25, 1,
+                    None, cb),
+                lambda src, res: src.create_connection_happy_eyeballs_finish(res))
+            self.assertIs(protocol, client)
+            self.assertIsInstance(transport, Evl.Transport)
+            loop.run_until_complete(client.lost)
+            self.assertEqual(client.received, b'echo me')
+            server.close()
+        finally:
+            loop.close()
+
 
 if __name__ == '__main__':
     unittest.main(verbosity=2)

@@ -250,7 +250,8 @@ attempt_done (GObject      *source,
     }
   else if (evl_loop_is_closed (c->loop))
     {
-      /* A connect pending when the loop closed ends as cancelled. */
+      /* A connect pending when the loop closed: the whole operation fails
+       * with CLOSED (the connect itself may say it was cancelled). */
       g_error_free (error);
       connect_fail (c, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
                                             _("The event loop was closed while a connection was being made")));

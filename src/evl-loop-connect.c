@@ -149,6 +149,13 @@ connect_stop_attempts (Connect *c)
     }
 }
 
+static GError *
+connect_closed_error (void)
+{
+  return g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
+                              _("The event loop was closed while a connection was being made"));
+}
+
 /* Completes the operation once nothing is in flight any more. */
 static void
 connect_settle (Connect *c)
@@ -159,8 +166,7 @@ connect_settle (Connect *c)
     return;
 
   if (c->winner_fd >= 0 && c->error == NULL && evl_loop_is_closed (c->loop))
-    g_set_error_literal (&c->error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                         _("The event loop was closed while a connection was being made"));
+    c->error = connect_closed_error ();
   if (c->error != NULL)
     {
       error = g_steal_pointer (&c->error);
@@ -253,8 +259,7 @@ attempt_done (GObject      *source,
       /* A connect pending when the loop closed: the whole operation fails
        * with CLOSED (the connect itself may say it was cancelled). */
       g_error_free (error);
-      connect_fail (c, g_error_new_literal (EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED,
-                                            _("The event loop was closed while a connection was being made")));
+      connect_fail (c, connect_closed_error ());
     }
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
            g_error_matches (error, EVL_LOOP_ERROR, EVL_LOOP_ERROR_CLOSED))
